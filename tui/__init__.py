@@ -1,0 +1,1 @@
+"""The Textual dashboard: turns core events into widgets."""

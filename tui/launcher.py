@@ -1,0 +1,57 @@
+"""The `volscope` entry point: commands go to core.cli, no command opens the dashboard."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Sequence
+
+import platformdirs
+
+from core.cli import EXIT_USAGE, parse, run_command, settings_from
+from core.settings import APP_NAME, SettingsError
+from core.sources.base import SourceConfigError
+from core.store import StoreError
+
+
+def _log_to_file() -> Path:
+    # The dashboard owns the terminal, so logs go to a file instead of stderr.
+    folder = Path(platformdirs.user_log_dir(APP_NAME))
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "volscope.log"
+    logging.basicConfig(
+        filename=path,
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    return path
+
+
+def open_dashboard(arguments) -> int:
+    from core.runtime import build_runtime
+
+    try:
+        loaded = settings_from(arguments)
+        runtime = build_runtime(loaded.settings)
+    except (SettingsError, SourceConfigError, StoreError) as error:
+        print(f"volscope: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    _log_to_file()
+
+    from tui.app import VolscopeApp
+
+    app = VolscopeApp(runtime)
+    app.run()
+    return app.return_code or 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    invocation = parse(argv)
+    if invocation.command is None:
+        return open_dashboard(invocation.arguments)
+    return run_command(invocation)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

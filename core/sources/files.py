@@ -21,7 +21,14 @@ import numpy as np
 import pandas as pd
 from pyarrow.lib import ArrowException
 
-from core.sources.base import OHLCV, DataQuality, FetchResult, SourceConfigError, SourceError, candle_frame
+from core.sources.base import (
+    OHLCV,
+    DataQuality,
+    FetchResult,
+    SourceConfigError,
+    SourceError,
+    candle_frame,
+)
 from core.sources.resample import ResampleError, check_resample, format_minutes, resample_many
 
 if TYPE_CHECKING:
@@ -49,7 +56,7 @@ _MAX_LISTED_SYMBOLS = 20
 
 
 class CandleFileError(ValueError):
-    """A candle file whose content cannot be used; the message is the reason, without the file name."""
+    """A candle file whose content cannot be used; the message is the reason, not the file name."""
 
 
 @dataclass(frozen=True)
@@ -149,7 +156,10 @@ def _candles_from_table(table: pd.DataFrame, base_minutes: int) -> ParsedCandles
     _check_grid(open_ns, base_minutes)
 
     values = np.column_stack(
-        [pd.to_numeric(table[columns[name]], errors="coerce").to_numpy(dtype=np.float64) for name in OHLCV]
+        [
+            pd.to_numeric(table[columns[name]], errors="coerce").to_numpy(dtype=np.float64)
+            for name in OHLCV
+        ]
     )
     # NaN fails both tests, so a non-numeric cell (coerced to NaN) drops its row too.
     # Zero is a real value: a candle with no trades has zero volume.
@@ -300,7 +310,9 @@ class FilesSource:
             raise ValueError(f"until must be timezone-aware, got {until!r}")
         if count < 0:
             raise ValueError(f"count must be zero or more, got {count}")
-        return await asyncio.to_thread(self._fetch_blocking, list(symbols), timeframe.minutes, count, until)
+        return await asyncio.to_thread(
+            self._fetch_blocking, list(symbols), timeframe.minutes, count, until
+        )
 
     def _scan(self) -> dict[str, list[CandleFile]]:
         files: dict[str, list[CandleFile]] = {}
@@ -324,7 +336,8 @@ class FilesSource:
             except OSError as error:
                 log.error("Cannot list candle folder %s: %s", self.folder, error)
                 for symbol in symbols:
-                    result.failures[symbol] = str(SourceError(symbol, f"cannot list {self.folder}: {error}"))
+                    reason = f"cannot list {self.folder}: {error}"
+                    result.failures[symbol] = str(SourceError(symbol, reason))
                 return result
             self._forget_missing(files_by_symbol)
 
@@ -344,7 +357,7 @@ class FilesSource:
         last_open = pd.Timestamp(until).tz_convert("UTC") - pd.Timedelta(minutes=target_minutes)
         for symbol, entry in series.items():
             closed = entry.candles[entry.candles.index <= last_open]
-            window = closed.iloc[len(closed) - count :] if count else closed.iloc[:0]
+            window = closed.iloc[max(len(closed) - count, 0) :]
             missing, longest = _count_gaps(window.index, target_minutes)
             result.candles[symbol] = window.copy()
             result.quality[symbol] = DataQuality(
@@ -355,17 +368,19 @@ class FilesSource:
     def _load_series(
         self, symbol: str, files_by_symbol: dict[str, list[CandleFile]], target_minutes: int
     ) -> tuple[_SeriesEntry, int | None]:
-        """Return the series for `symbol` at the target timeframe, and the base still to resample from.
+        """Return the series for `symbol` at the target timeframe and the base to resample from.
 
         The base is None when the series is ready: cached, or read at the target
         timeframe itself. Otherwise the entry contains base candles for `_resample`.
         """
         symbol_files = files_by_symbol.get(symbol)
         if not symbol_files:
-            raise SourceError(symbol, f"not found in {self.folder}; available: {_list_symbols(files_by_symbol)}")
-        base_minutes = _choose_base(symbol, sorted({f.base_minutes for f in symbol_files}), target_minutes)
-        chosen = [f for f in symbol_files if f.base_minutes == base_minutes]
-        stamps = tuple(self._stamp(f) for f in chosen)
+            available = _list_symbols(files_by_symbol)
+            raise SourceError(symbol, f"not found in {self.folder}; available: {available}")
+        bases = sorted({candle_file.base_minutes for candle_file in symbol_files})
+        base_minutes = _choose_base(symbol, bases, target_minutes)
+        chosen = [file for file in symbol_files if file.base_minutes == base_minutes]
+        stamps = tuple(self._stamp(candle_file) for candle_file in chosen)
 
         key = (symbol, base_minutes, target_minutes)
         cached = self._series.get(key)
@@ -400,9 +415,8 @@ class FilesSource:
         """Resample base-candle entries, grouped by base timeframe, one vectorised call per base."""
         done: dict[str, _SeriesEntry] = {}
         for base_minutes, entries in pending.items():
-            resampled = resample_many(
-                {symbol: entry.candles for symbol, entry in entries.items()}, base_minutes, target_minutes
-            )
+            base_candles = {symbol: entry.candles for symbol, entry in entries.items()}
+            resampled = resample_many(base_candles, base_minutes, target_minutes)
             for symbol, entry in entries.items():
                 done[symbol] = _SeriesEntry(entry.stamps, resampled[symbol], entry.dropped_rows)
                 self._series[(symbol, base_minutes, target_minutes)] = done[symbol]
@@ -412,11 +426,12 @@ class FilesSource:
         try:
             status = candle_file.path.stat()
         except OSError as error:
-            raise SourceError(candle_file.symbol, f"cannot read {candle_file.path.name}: {error}") from None
+            reason = f"cannot read {candle_file.path.name}: {error}"
+            raise SourceError(candle_file.symbol, reason) from None
         return _FileStamp(candle_file.path, status.st_mtime_ns, status.st_size)
 
     def _parse_cached(self, candle_file: CandleFile, stamp: _FileStamp) -> ParsedCandles | str:
-        """Return the parsed file, or the failure message; both are cached until the file changes."""
+        """Return the parsed file or the failure message, both cached until the file changes."""
         cached = self._parsed.get(candle_file.path)
         if cached is not None and cached[0] == stamp:
             return cached[1]
@@ -425,9 +440,12 @@ class FilesSource:
         try:
             outcome = read_candle_file(candle_file.path, candle_file.base_minutes)
         except (OSError, ValueError, ArrowException) as error:
-            reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            text = str(error).strip()
+            reason = text.splitlines()[0] if text else type(error).__name__
             outcome = f"cannot read {candle_file.path.name}: {reason}"
-            log.warning("%s: %s; the symbol is left out until the file changes", candle_file.symbol, outcome)
+            log.warning(
+                "%s: %s; the symbol is left out until the file changes", candle_file.symbol, outcome
+            )
         self._parsed[candle_file.path] = (stamp, outcome)
         return outcome
 
@@ -461,13 +479,12 @@ def _choose_base(symbol: str, bases: list[int], target_minutes: int) -> int:
     if len(bases) == 1:
         raise SourceError(symbol, reasons[0])
     labels = ", ".join(format_minutes(base) for base in bases)
-    raise SourceError(
-        symbol, f"data is {labels} candles; none of them can make {format_minutes(target_minutes)} candles"
-    )
+    target = format_minutes(target_minutes)
+    raise SourceError(symbol, f"data is {labels} candles; none of them can make {target} candles")
 
 
 def _count_gaps(index: pd.DatetimeIndex, interval_minutes: int) -> tuple[int, int]:
-    """Return the number of missing candles between the first and last open time, and the longest run."""
+    """Return the missing candles between the first and last open time, and the longest run."""
     if len(index) < 2:
         return 0, 0
     steps = np.diff(index.as_unit("ns").asi8) // (interval_minutes * _NANOSECONDS_PER_MINUTE)

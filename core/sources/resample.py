@@ -41,7 +41,8 @@ def check_resample(base_minutes: int, target_minutes: int) -> None:
     target = format_minutes(target_minutes)
     if base_minutes <= 0 or target_minutes <= 0:
         raise ResampleError(
-            f"intervals must be positive, got base {base_minutes} and target {target_minutes} minutes"
+            f"intervals must be positive, got base {base_minutes} and target "
+            f"{target_minutes} minutes"
         )
     if target_minutes < base_minutes:
         raise ResampleError(f"data is {base} candles; cannot make {target} candles")

@@ -356,8 +356,8 @@ class FilesSource:
 
         last_open = pd.Timestamp(until).tz_convert("UTC") - pd.Timedelta(minutes=target_minutes)
         for symbol, entry in series.items():
-            closed = entry.candles[entry.candles.index <= last_open]
-            window = closed.iloc[max(len(closed) - count, 0) :]
+            closed_end = entry.candles.index.searchsorted(last_open, side="right")
+            window = entry.candles.iloc[max(closed_end - count, 0) : closed_end]
             missing, longest = _count_gaps(window.index, target_minutes)
             result.candles[symbol] = window.copy()
             result.quality[symbol] = DataQuality(

@@ -40,7 +40,7 @@ class RunPipeline:
             return list(self._symbols)
         return await self.source.symbols()
 
-    async def run(self, timeframe: Timeframe, fired_at: datetime, *, manual: bool = False) -> RunResult:
+    async def run(self, timeframe: Timeframe, fired_at: datetime, manual: bool = False) -> RunResult:
         """Evaluate the newest candle of every watched symbol that closed at or before `fired_at`."""
         from core.analysis.engine import evaluate_last
 

@@ -146,6 +146,16 @@ class Runtime:
             caught_up.append(info.key)
         return caught_up
 
+    async def chart_data(self, symbol: str, timeframe_key: str, until: datetime | None = None, bars: int = 60):
+        """Return a symbol's chart data (core.chart_data.ChartData) for the newest `bars` candles
+        closed at or before `until` (default now). InvalidTimeframe or SourceError when they cannot be read."""
+        from core.chart_data import load_chart_data
+
+        timeframe = self.registry.get(timeframe_key)
+        until = until or self.clock.now()
+        params = self.settings.detection_params(timeframe_key)
+        return await load_chart_data(self.source, timeframe, symbol, until, params, bars=bars)
+
     async def stop(self) -> None:
         await self.service.shutdown()
         if self.store is not None:

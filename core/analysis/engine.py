@@ -28,9 +28,11 @@ from core.analysis.panel import (
     evaluate_panel_history,
 )
 from core.analysis.records import DetectionParams, Method, SpikeRecord, Status
+from core.sources.base import OHLCV
 from core.timeframes import Timeframe
 
 _FIELDS = ("open", "close", "volume")
+_FIELD_COLUMNS = [OHLCV.index(name) for name in _FIELDS]
 _MINUTES_PER_DAY = 24 * 60
 
 
@@ -133,7 +135,11 @@ def _frame_arrays(symbol: str, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndar
 
     open_ns = index.as_unit("ns").asi8 if index.unit != "ns" else index.asi8
     try:
-        values = frame.loc[:, list(_FIELDS)].to_numpy(dtype=np.float64)
+        if tuple(frame.columns) == OHLCV:
+            # The candle_frame layout: one float64 block, so this is a view, not a copy.
+            values = frame.to_numpy(dtype=np.float64, copy=False)[:, _FIELD_COLUMNS]
+        else:
+            values = frame.loc[:, list(_FIELDS)].to_numpy(dtype=np.float64)
     except (TypeError, ValueError) as error:
         raise ValueError(f"{symbol}: open, close and volume must be numeric: {error}") from None
     return open_ns, values

@@ -41,8 +41,6 @@ _TWO_PASS_FRACTION = 1e-2
 # (a chunk of 65,536 windows of 25 candles is 13 MB).
 _WINDOW_CHUNK = 65_536
 
-# Candles per slice when summing windows across a whole history, to stay in cache.
-_SUM_BLOCK = 2048
 
 
 @dataclass(frozen=True)
@@ -112,13 +110,22 @@ def evaluate_panel(
 
     present = np.isfinite(volume) & np.isfinite(close)
     packed = _pack_left(present, volume, close, open_)
-    rows = np.arange(symbols)
-    positions = packed.counts - 1
     evaluated = present[:, -1] if width else np.zeros(symbols, dtype=bool)
+    rows = np.flatnonzero(evaluated)
+    positions = packed.counts[rows] - 1
 
     rsi = _wilder_rsi(packed.close, params.rsi_period)
-    result = _judge(packed, rows[evaluated], positions[evaluated], rsi, params)
-    return _scatter(result, (symbols,), rows[evaluated])
+    mean, std = _sigma_stats(packed.volume, rows, positions, params.lookback)
+    result = _judge(
+        packed.volume, rows, positions, params,
+        volume=packed.volume[rows, positions],
+        close=packed.close[rows, positions],
+        open_=packed.open[rows, positions],
+        mean=mean,
+        std=std,
+        rsi=rsi[rows, positions],
+    )
+    return _scatter(result, (symbols,), rows)
 
 
 def evaluate_panel_history(
@@ -127,7 +134,8 @@ def evaluate_panel_history(
     """Judge every column of every row as `evaluate_panel` judges the last one.
 
     Column j of the result equals `evaluate_panel` on the input cut after column j, bit
-    for bit: both sum each baseline window in the same order.
+    for bit, because both paths sum each baseline window in the same order and run the
+    same RSI recursion on the same packed row.
     """
     volume, close, open_ = _check_panel(volume, close, open_)
     check_params(params)
@@ -135,15 +143,31 @@ def evaluate_panel_history(
 
     present = np.isfinite(volume) & np.isfinite(close)
     packed = _pack_left(present, volume, close, open_)
-    rows, columns = np.nonzero(present)
-    positions = packed.position[rows, columns]
+    packed_width = packed.volume.shape[1]
+    positions = np.broadcast_to(np.arange(packed_width), packed.volume.shape)
+    rows = np.broadcast_to(np.arange(symbols)[:, None], packed.volume.shape)
 
     rsi = _wilder_rsi(packed.close, params.rsi_period)
-    window_sums = _all_window_sums(packed.volume, params.lookback)
-    result = _judge(packed, rows, positions, rsi, params, window_sums)
+    mean, std = _all_sigma_stats(packed.volume, params.lookback)
+    result = _judge(
+        packed.volume, rows, positions, params,
+        volume=packed.volume,
+        close=packed.close,
+        open_=packed.open,
+        mean=mean,
+        std=std,
+        rsi=rsi,
+    )
+    if packed.gapless:
+        return result
 
-    flat_index = rows * width + columns
-    return _scatter(result, (symbols, width), flat_index)
+    # Move each packed cell back to its input column; absent input cells stay MISSING.
+    in_rows, in_columns = np.nonzero(present)
+    packed_flat = in_rows * packed_width + packed.position[in_rows, in_columns]
+    gathered = PanelResult(
+        **{name: values.reshape(-1)[packed_flat] for name, values in vars(result).items()}
+    )
+    return _scatter(gathered, (symbols, width), in_rows * width + in_columns)
 
 
 # --- packing -------------------------------------------------------------------------
@@ -157,8 +181,13 @@ class _Packed:
     close: np.ndarray
     open: np.ndarray
     counts: np.ndarray
-    position: np.ndarray
-    """For each input cell, its column in the packed arrays (meaningful where present)."""
+    position: np.ndarray | None
+    """For each input cell, its column in the packed arrays (meaningful where present);
+    None when the input was already packed."""
+
+    @property
+    def gapless(self) -> bool:
+        return self.position is None
 
 
 def _check_panel(*arrays: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -179,15 +208,14 @@ def _check_panel(*arrays: np.ndarray) -> tuple[np.ndarray, ...]:
 
 
 def _pack_left(present: np.ndarray, volume, close, open_) -> _Packed:
-    counts = present.sum(axis=1)
-    position = np.cumsum(present, axis=1) - 1
-    symbols = present.shape[0]
-    width = int(counts.max(initial=0))
-
+    symbols, width = present.shape
     if present.all():
         # Gapless, equal-length rows are already packed.
-        return _Packed(volume, close, open_, counts, position)
+        return _Packed(volume, close, open_, np.full(symbols, width), None)
 
+    counts = present.sum(axis=1)
+    position = np.cumsum(present, axis=1) - 1
+    width = int(counts.max(initial=0))
     rows, columns = np.nonzero(present)
     targets = position[rows, columns]
     packed = []
@@ -205,41 +233,71 @@ def _wilder_rsi(close: np.ndarray, period: int) -> np.ndarray:
     """Wilder's RSI along each packed row; NaN before column `period` and after a row's end.
 
     The first average is the simple mean of the first `period` gains (losses); each later
-    one is (previous × (period − 1) + current) / period.
+    one is (previous × (period − 1) + current) / period, computed as the linear recurrence
+    y[t] = a·y[t−1] + u[t] by `_linear_recurrence`.
     """
     symbols, width = close.shape
-    rsi = np.full((symbols, width), np.nan)
     if width <= period:
-        return rsi
+        return np.full((symbols, width), np.nan)
 
-    change = np.diff(close, axis=1)
-    # Gains and losses side by side, time-major, so each step reads one contiguous row.
-    moves = np.empty((width - 1, 2 * symbols))
-    moves[:, :symbols] = np.maximum(change, 0.0).T
-    # np.maximum keeps NaN, so the columns after a row's end stay NaN.
-    moves[:, symbols:] = np.maximum(-change, 0.0).T
+    # Gains and losses side by side, time-major, so the recurrence runs over rows.
+    change = np.diff(close, axis=1).T
+    moves = np.empty((width, 2 * symbols))
+    moves[0] = 0.0
+    # np.maximum keeps NaN, so the steps after a row's end stay NaN.
+    np.maximum(change, 0.0, out=moves[1:, :symbols])
+    np.maximum(-change, 0.0, out=moves[1:, symbols:])
 
-    average = moves[0].copy()
-    for step in range(1, period):
-        average += moves[step]
-    average /= period
+    seed = moves[1].copy()
+    for step in range(2, period + 1):
+        seed += moves[step]
+    seed /= period
 
-    averages = np.empty((width, 2 * symbols))
+    inputs = moves / period
+    inputs[: period + 1] = 0.0
+    inputs[period] = seed
+    averages = _linear_recurrence(inputs, (period - 1) / period)
     averages[:period] = np.nan
-    averages[period] = average
-    for column in range(period + 1, width):
-        np.multiply(average, period - 1, out=average)
-        np.add(average, moves[column - 1], out=average)
-        np.divide(average, period, out=average)
-        averages[column] = average
 
-    gain, loss = averages[:, :symbols].T, averages[:, symbols:].T
+    gain, loss = averages[:, :symbols], averages[:, symbols:]
     total = gain + loss
     with np.errstate(invalid="ignore", divide="ignore"):
         rsi = 100.0 * gain / total
     # Both averages zero: no movement at all, which reads as the midpoint.
     rsi[total == 0] = 50.0
-    return rsi
+    return rsi.T
+
+
+_RECURRENCE_BLOCK = 64
+
+
+def _linear_recurrence(inputs: np.ndarray, decay: float) -> np.ndarray:
+    """Return y with y[t] = decay·y[t−1] + inputs[t] along axis 0, y[−1] = 0.
+
+    The rows are cut into fixed blocks of 64 steps: a loop over the 64 offsets runs every
+    block at once from zero, a loop over the blocks carries each block's last value into
+    the next, and one pass adds decay^(i+1) × carry. That is about 64 + width/64 NumPy
+    calls instead of one per step. The blocks are counted from row 0, so a row's values do
+    not depend on how many steps follow it.
+    """
+    steps, lanes = inputs.shape
+    size = _RECURRENCE_BLOCK
+    blocks = -(-steps // size)
+    padded = np.zeros((blocks * size, lanes))
+    padded[:steps] = inputs
+    local = padded.reshape(blocks, size, lanes)
+
+    for offset in range(1, size):
+        local[:, offset] += decay * local[:, offset - 1]
+
+    carry = np.zeros((blocks, lanes))
+    block_decay = decay**size
+    for block in range(1, blocks):
+        carry[block] = block_decay * carry[block - 1] + local[block - 1, -1]
+
+    powers = decay ** np.arange(1, size + 1)
+    local += powers[None, :, None] * carry[:, None, :]
+    return padded[:steps]
 
 
 # --- baseline statistics ---------------------------------------------------------------
@@ -250,28 +308,50 @@ def _gather_windows(values: np.ndarray, rows: np.ndarray, positions: np.ndarray,
     return values[rows[:, None], columns]
 
 
-def _sequential_sum(windows: np.ndarray) -> np.ndarray:
-    # Summed column by column, in the order `_all_window_sums` adds its shifted slices.
-    total = windows[:, 0].copy()
-    for column in range(1, windows.shape[1]):
-        total += windows[:, column]
-    return total
+def _window_sums(windows: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    """Sum each gathered baseline window exactly as `_all_window_sums` does for its cell.
+
+    The packed row is cut into blocks of the window length from column 0. A window is
+    either one whole block, summed forwards, or the tail of one block summed backwards
+    plus the head of the next summed forwards; adding a leading 0.0 changes no bits.
+    """
+    length = windows.shape[1]
+    split = (-positions) % length  # columns of the window that lie in the earlier block
+    forward = np.zeros(len(windows))
+    backward = np.zeros(len(windows))
+    for column in range(length):
+        forward += np.where(column >= split, windows[:, column], 0.0)
+    for column in range(length - 1, -1, -1):
+        backward += np.where(column < split, windows[:, column], 0.0)
+    return backward + forward
 
 
 def _all_window_sums(volume: np.ndarray, length: int) -> tuple[np.ndarray, np.ndarray]:
-    """Σx and Σx² of the `length` candles before each packed column (NaN before `length`)."""
+    """Σx and Σx² of the `length` candles before each packed column (NaN before `length`).
+
+    Sums come from running sums inside blocks of `length` columns (van Herk/Gil-Werman), so
+    every window is added from its own values only: a huge volume long ago cannot cancel
+    precision away, as it would with differences of one running sum over the whole row.
+    """
     symbols, width = volume.shape
-    sums = np.full((symbols, width), np.nan)
-    squares_sums = np.full((symbols, width), np.nan)
-    squares = volume * volume
-    for start in range(length, width, _SUM_BLOCK):
-        stop = min(start + _SUM_BLOCK, width)
-        for values, out in ((volume, sums), (squares, squares_sums)):
-            total = values[:, start - length : stop - length].copy()
-            for offset in range(1, length):
-                total += values[:, start - length + offset : stop - length + offset]
-            out[:, start:stop] = total
-    return sums, squares_sums
+    blocks = -(-width // length)
+    sums = []
+    for values in (volume, volume * volume):
+        padded = np.zeros((symbols, blocks * length))
+        padded[:, :width] = values
+        grouped = padded.reshape(symbols, blocks, length)
+        forward = np.cumsum(grouped, axis=2).reshape(symbols, -1)
+        backward = np.cumsum(grouped[:, :, ::-1], axis=2)[:, :, ::-1].reshape(symbols, -1)
+
+        # The window of column j is columns j − length … j − 1.
+        total = np.full((symbols, width), np.nan)
+        if width > length:
+            total[:, length:] = forward[:, length - 1 : width - 1]
+            tails = backward[:, : width - length]
+            whole_block = (np.arange(length, width) % length) == 0
+            total[:, length:] += np.where(whole_block, 0.0, tails)
+        sums.append(total)
+    return sums[0], sums[1]
 
 
 def _chunks(count: int):
@@ -279,36 +359,57 @@ def _chunks(count: int):
         yield slice(start, min(start + _WINDOW_CHUNK, count))
 
 
-def _sigma_stats(packed: _Packed, rows, positions, length, window_sums):
-    """Baseline mean and sample σ (ddof=1) for each (row, position)."""
-    if window_sums is None:
-        sums = np.empty(len(rows))
-        squares_sums = np.empty(len(rows))
-        for part in _chunks(len(rows)):
-            windows = _gather_windows(packed.volume, rows[part], positions[part], length)
-            sums[part] = _sequential_sum(windows)
-            squares_sums[part] = _sequential_sum(windows * windows)
-    else:
-        sums = window_sums[0][rows, positions]
-        squares_sums = window_sums[1][rows, positions]
+def _sigma_stats(volume: np.ndarray, rows, positions, length: int):
+    """Baseline mean and sample σ (ddof=1) for the packed cells (rows, positions); NaN
+    where fewer than `length` candles precede the cell."""
+    mean = np.full(len(rows), np.nan)
+    std = np.full(len(rows), np.nan)
+    ready = np.flatnonzero(positions >= length)
+    sums = np.empty(len(ready))
+    squares_sums = np.empty(len(ready))
+    for part in _chunks(len(ready)):
+        chosen = ready[part]
+        windows = _gather_windows(volume, rows[chosen], positions[chosen], length)
+        sums[part] = _window_sums(windows, positions[chosen])
+        squares_sums[part] = _window_sums(windows * windows, positions[chosen])
+    mean[ready], std[ready] = _finish_sigma(
+        volume, rows[ready], positions[ready], length, sums, squares_sums
+    )
+    return mean, std
 
+
+def _all_sigma_stats(volume: np.ndarray, length: int):
+    """`_sigma_stats` for every packed cell at once, as (symbols, candles) arrays."""
+    sums, squares_sums = _all_window_sums(volume, length)
+    symbols, width = volume.shape
+    rows = np.broadcast_to(np.arange(symbols)[:, None], volume.shape)
+    positions = np.broadcast_to(np.arange(width), volume.shape)
+    return _finish_sigma(volume, rows, positions, length, sums, squares_sums)
+
+
+def _finish_sigma(volume, rows, positions, length, sums, squares_sums):
     mean = sums / length
     variance = (squares_sums - sums * mean) / (length - 1)
-    imprecise = np.flatnonzero(variance <= _TWO_PASS_FRACTION * (squares_sums / length))
-    for part in _chunks(len(imprecise)):
-        chosen = imprecise[part]
-        windows = _gather_windows(packed.volume, rows[chosen], positions[chosen], length)
-        deviations = windows - mean[chosen, None]
-        variance[chosen] = _sequential_sum(deviations * deviations) / (length - 1)
+    imprecise = variance <= _TWO_PASS_FRACTION * (squares_sums / length)
+    if imprecise.any():
+        chosen_rows, chosen_positions = rows[imprecise], positions[imprecise]
+        exact = np.empty(len(chosen_rows))
+        chosen_mean = mean[imprecise]
+        for part in _chunks(len(chosen_rows)):
+            windows = _gather_windows(volume, chosen_rows[part], chosen_positions[part], length)
+            deviations = windows - chosen_mean[part, None]
+            squares = deviations * deviations
+            exact[part] = _window_sums(squares, chosen_positions[part]) / (length - 1)
+        variance[imprecise] = exact
     return mean, np.sqrt(np.maximum(variance, 0.0))
 
 
-def _median_stats(packed: _Packed, rows, positions, length, mean, use_log: bool):
+def _median_stats(volume: np.ndarray, rows, positions, length, mean, use_log: bool):
     """Median and 1.4826·MAD of each baseline (of log volume when `use_log`)."""
     median = np.empty(len(rows))
     scale = np.empty(len(rows))
     for part in _chunks(len(rows)):
-        windows = _gather_windows(packed.volume, rows[part], positions[part], length)
+        windows = _gather_windows(volume, rows[part], positions[part], length)
         if use_log:
             with np.errstate(divide="ignore"):
                 windows = np.log(windows + ROBUST_ZERO_OFFSET * mean[part, None])
@@ -323,61 +424,58 @@ def _median_stats(packed: _Packed, rows, positions, length, mean, use_log: bool)
 # --- verdicts ------------------------------------------------------------------------
 
 
-def _judge(packed: _Packed, rows, positions, rsi, params: DetectionParams, window_sums=None):
-    """Compute every field for the candles at (rows, positions) of the packed panel."""
+def _judge(packed_volume, rows, positions, params: DetectionParams, *, volume, close, open_, mean, std, rsi):
+    """Compute every field for the packed cells (rows, positions).
+
+    All keyword arrays have the shape of `rows`: (cells,) for the last candle, or
+    (symbols, candles) for a history. The arithmetic is elementwise, so a cell gets the
+    same bits whichever shape it is computed in.
+    """
     length = params.lookback
-    count = len(rows)
-    volume = packed.volume[rows, positions]
-    close = packed.close[rows, positions]
-    open_ = packed.open[rows, positions]
-
     ready = positions >= length
-    ready_rows, ready_positions = rows[ready], positions[ready]
-    mean = np.full(count, np.nan)
-    std = np.full(count, np.nan)
-    mean[ready], std[ready] = _sigma_stats(packed, ready_rows, ready_positions, length, window_sums)
 
-    distance = np.full(count, np.nan)
-    ready_volume = volume[ready]
-    with np.errstate(divide="ignore", invalid="ignore"):
+    # A tiny positive baseline can push a ratio to inf, which still reads as the top level.
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         if params.method is Method.SIGMA:
-            flat = (mean[ready] <= 0) | (std[ready] == 0)
-            flat |= std[ready] < params.min_relative_std * mean[ready]
-            distance[ready] = (ready_volume - mean[ready]) / std[ready]
-        elif params.method is Method.ROBUST:
-            median, scale = _median_stats(
-                packed, ready_rows, ready_positions, length, mean[ready], use_log=True
-            )
-            flat = (mean[ready] <= 0) | (scale == 0) | (scale < params.min_relative_std)
-            offset = ROBUST_ZERO_OFFSET * mean[ready]
-            distance[ready] = (np.log(ready_volume + offset) - median) / scale
+            flat = (mean <= 0) | (std == 0) | (std < params.min_relative_std * mean)
+            distance = (volume - mean) / std
         else:
-            median, _ = _median_stats(
-                packed, ready_rows, ready_positions, length, mean[ready], use_log=False
+            cells = np.flatnonzero(ready) if ready.ndim == 1 else ready
+            ready_mean = mean[cells]
+            median, scale = _median_stats(
+                packed_volume, rows[cells], positions[cells], length, ready_mean,
+                use_log=params.method is Method.ROBUST,
             )
-            flat = median <= 0
-            distance[ready] = ready_volume / median
+            ready_volume = volume[cells]
+            flat = np.zeros(ready.shape, dtype=bool)
+            distance = np.full(ready.shape, np.nan)
+            if params.method is Method.ROBUST:
+                flat[cells] = (ready_mean <= 0) | (scale == 0) | (scale < params.min_relative_std)
+                offset = ROBUST_ZERO_OFFSET * ready_mean
+                distance[cells] = (np.log(ready_volume + offset) - median) / scale
+            else:
+                flat[cells] = median <= 0
+                distance[cells] = ready_volume / median
         ratio = np.where(mean > 0, volume / mean, np.nan)
+        change_pct = np.where(open_ > 0, (close - open_) / open_ * 100.0, np.nan)
 
-    status = np.full(count, STATUS_WARMING_UP, dtype=np.int8)
-    ready_status = np.where(flat, STATUS_FLAT, STATUS_OK).astype(np.int8)
-    status[ready] = ready_status
-    distance[status != STATUS_OK] = np.nan
+    status = np.where(
+        ready, np.where(flat, STATUS_FLAT, STATUS_OK), STATUS_WARMING_UP
+    ).astype(np.int8)
+    distance = np.where(status == STATUS_OK, distance, np.nan)
 
     low, medium, high = params.thresholds
-    level = np.full(count, NO_LEVEL, dtype=np.int8)
-    level[distance > low] = LEVEL_LOW
+    level = np.where(distance > low, LEVEL_LOW, NO_LEVEL).astype(np.int8)
     level[distance > medium] = LEVEL_MEDIUM
     level[distance > high] = LEVEL_HIGH
 
-    value = rsi[rows, positions]
-    signal = np.full(count, NO_SIGNAL, dtype=np.int8)
-    signal[(level != NO_LEVEL) & np.isfinite(value)] = SIGNAL_NEUTRAL
-    signal[(signal == SIGNAL_NEUTRAL) & (value > params.rsi_overbought)] = SIGNAL_BEARISH
-    signal[(signal == SIGNAL_NEUTRAL) & (value < params.rsi_oversold)] = SIGNAL_BULLISH
-
-    with np.errstate(divide="ignore", invalid="ignore"):
-        change_pct = np.where(open_ > 0, (close - open_) / open_ * 100.0, np.nan)
+    has_signal = (level != NO_LEVEL) & np.isfinite(rsi)
+    signal = np.where(
+        rsi > params.rsi_overbought,
+        SIGNAL_BEARISH,
+        np.where(rsi < params.rsi_oversold, SIGNAL_BULLISH, SIGNAL_NEUTRAL),
+    ).astype(np.int8)
+    signal[~has_signal] = NO_SIGNAL
 
     return PanelResult(
         status=status,
@@ -387,8 +485,8 @@ def _judge(packed: _Packed, rows, positions, rsi, params: DetectionParams, windo
         distance=distance,
         ratio=ratio,
         level=level,
-        rsi=value,
-        rsi_settled=np.isfinite(value) & (positions >= params.rsi_warmup),
+        rsi=rsi,
+        rsi_settled=np.isfinite(rsi) & (positions >= params.rsi_warmup),
         signal=signal,
         close=close,
         change_pct=change_pct,

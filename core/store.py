@@ -101,6 +101,23 @@ def _time(text: str | None) -> datetime | None:
     return None if text is None else datetime.fromisoformat(text)
 
 
+def _run_row(row: tuple) -> RunRow:
+    return RunRow(
+        id=row[0],
+        timeframe=row[1],
+        scheduled_at=_time(row[2]),
+        evaluated_open=_time(row[3]),
+        started_at=_time(row[4]),
+        finished_at=_time(row[5]),
+        status=row[6],
+        manual=bool(row[7]),
+        symbols_ok=row[8],
+        symbols_failed=row[9],
+        spikes_found=row[10],
+        error=row[11],
+    )
+
+
 class Store:
     """One SQLite file in WAL mode, safe to call from the event loop's thread and worker threads."""
 
@@ -214,23 +231,17 @@ class Store:
         query += " ORDER BY scheduled_at DESC, id DESC LIMIT ?"
         with self._lock:
             rows = self._db.execute(query, (*parameters, limit)).fetchall()
-        return [
-            RunRow(
-                id=row[0],
-                timeframe=row[1],
-                scheduled_at=_time(row[2]),
-                evaluated_open=_time(row[3]),
-                started_at=_time(row[4]),
-                finished_at=_time(row[5]),
-                status=row[6],
-                manual=bool(row[7]),
-                symbols_ok=row[8],
-                symbols_failed=row[9],
-                spikes_found=row[10],
-                error=row[11],
-            )
-            for row in rows
-        ]
+        return [_run_row(row) for row in rows]
+
+    def run_for_spike(self, symbol: str, timeframe: str, open_time: datetime) -> RunRow | None:
+        """Return the run that last stored the spike on this candle, or None when it is not stored."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT runs.* FROM spikes JOIN runs ON runs.id = spikes.run_id"
+                " WHERE spikes.symbol = ? AND spikes.timeframe = ? AND spikes.open_time = ?",
+                (symbol, timeframe, _text(open_time)),
+            ).fetchone()
+        return None if row is None else _run_row(row)
 
     def last_scheduled_at(self, timeframe: str) -> datetime | None:
         """Return the scheduled time of the newest run of a timeframe that was not run by hand."""

@@ -1,0 +1,250 @@
+"""The volscope dashboard: timeframe jobs with their countdowns, and the latest spikes.
+
+The app turns the scheduler service's events into `CoreEvent` messages and calls the service
+for every user action. It computes no analysis and never reads a candle source itself.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Iterable
+from zoneinfo import ZoneInfo
+
+from textual import on
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.markup import escape
+from textual.screen import Screen
+from textual.widgets import Footer
+
+from core.analysis.records import Level, SpikeRecord
+from core.events import (
+    JobStarted,
+    JobStopped,
+    RunFailed,
+    RunFinished,
+    RunMissed,
+    RunSkipped,
+    RunStarted,
+    SchedulerEvent,
+)
+from core.runtime import Runtime
+from core.scheduler import JobError
+from tui.messages import CoreEvent
+from tui.widgets.header import DashboardHeader
+from tui.widgets.spikes import SpikeTable
+from tui.widgets.timeframes import LastRun, TimeframeTable
+
+log = logging.getLogger(__name__)
+
+SPIKE_ROWS = 200
+"""Spikes kept in the table; older ones stay in the store."""
+
+
+class VolscopeApp(App[int]):
+    """The main screen. `start_paused` keeps APScheduler from firing on its own (tests, previews)."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "volscope"
+
+    BINDINGS = [
+        Binding("space", "toggle_job", "Start/stop", tooltip="Start or stop the selected timeframe's job"),
+        Binding("r", "run_now", "Run now", tooltip="Run the selected timeframe once now"),
+        Binding("a", "start_all", "Start all", tooltip="Start every stopped timeframe's job"),
+        Binding("x", "stop_all", "Stop all", tooltip="Stop every running timeframe's job"),
+        Binding("q", "quit", "Quit", tooltip="Stop the scheduler and quit"),
+    ]
+
+    def __init__(self, runtime: Runtime, *, start_paused: bool = False) -> None:
+        super().__init__()
+        self.runtime = runtime
+        self.start_paused = start_paused
+        self.display_zone = ZoneInfo(runtime.settings.display_timezone)
+        self._stopping = False
+
+    def compose(self) -> ComposeResult:
+        yield DashboardHeader(self.runtime.source.name, self.runtime.source.is_demo, self.display_zone)
+        timeframes = TimeframeTable(self.display_zone, id="timeframes")
+        timeframes.border_title = "Timeframes"
+        yield timeframes
+        spikes = SpikeTable(self.display_zone, max_rows=SPIKE_ROWS, id="spikes")
+        spikes.border_title = "Spikes"
+        yield spikes
+        yield Footer()
+
+    @property
+    def timeframe_table(self) -> TimeframeTable:
+        return self.query_one("#timeframes", TimeframeTable)
+
+    @property
+    def spike_table(self) -> SpikeTable:
+        return self.query_one("#spikes", SpikeTable)
+
+    @property
+    def header(self) -> DashboardHeader:
+        return self.query_one(DashboardHeader)
+
+    # Start and stop
+
+    def on_mount(self) -> None:
+        now = self.runtime.clock.now()
+        self.header.show_time(now)
+        self.timeframe_table.show_jobs(self.runtime.service.jobs(), now, self._stored_last_runs())
+        if self.runtime.store is not None:
+            self._show_spikes(self.runtime.store.spikes(limit=SPIKE_ROWS))
+        self.timeframe_table.focus()
+
+        self.runtime.service.subscribe(self._post_core_event)
+        self.set_interval(1, self._tick)
+        # Starting after the first frame keeps a catch-up run, and the pandas import it brings,
+        # from delaying the first picture.
+        self.call_after_refresh(self._start_runtime)
+
+    async def _start_runtime(self) -> None:
+        await self.runtime.start(paused=self.start_paused)
+        self._tick()
+        if self.runtime.caught_up:
+            caught_up = ", ".join(self.runtime.caught_up)
+            self.notify(
+                escape(f"Running {caught_up} once: their scheduled runs were missed while volscope was closed."),
+                title="Catching up",
+            )
+
+    async def _stop_runtime(self) -> None:
+        if self._stopping:
+            return
+        self._stopping = True
+        await self.runtime.stop()
+
+    async def action_quit(self) -> None:
+        """Stop the scheduler, cancelling any run in progress, then exit with status 0."""
+        await self._stop_runtime()
+        self.exit(0)
+
+    async def on_unmount(self) -> None:
+        await self._stop_runtime()
+
+    def _stored_last_runs(self) -> dict[str, LastRun]:
+        if self.runtime.store is None:
+            return {}
+        last_runs = {}
+        for timeframe in self.runtime.registry:
+            rows = self.runtime.store.runs(timeframe.key, limit=1)
+            if rows:
+                last_runs[timeframe.key] = LastRun.from_stored(rows[0], timeframe.interval)
+        return last_runs
+
+    # The once-a-second tick
+
+    def _tick(self) -> None:
+        if self._stopping:
+            return
+        now = self.runtime.clock.now()
+        self.header.show_time(now)
+        self.timeframe_table.refresh_countdowns(self.runtime.service.jobs(), now)
+
+    # Core events
+
+    def _post_core_event(self, event: SchedulerEvent) -> None:
+        self.post_message(CoreEvent(event))
+
+    @on(CoreEvent)
+    def _handle_core_event(self, message: CoreEvent) -> None:
+        if self._stopping:
+            return
+        event = message.event
+        table = self.timeframe_table
+        if isinstance(event, (JobStarted, JobStopped)):
+            table.update_job(self.runtime.service.info(event.timeframe), self.runtime.clock.now())
+        elif isinstance(event, RunStarted):
+            table.set_running(event.timeframe, True)
+        elif isinstance(event, RunFinished):
+            table.set_running(event.timeframe, False)
+            table.set_last_run(event.timeframe, LastRun.from_result(event.result))
+            self._run_finished(event)
+        elif isinstance(event, RunFailed):
+            table.set_running(event.timeframe, False)
+            table.set_last_run(event.timeframe, LastRun.from_failed(event))
+            self.notify(escape(event.reason), title=f"{event.timeframe} run failed", severity="error")
+        elif isinstance(event, RunSkipped):
+            table.set_last_run(event.timeframe, LastRun.from_skipped(event))
+            self.notify(escape(event.reason), title=f"{event.timeframe} run skipped", severity="warning")
+        elif isinstance(event, RunMissed):
+            table.set_last_run(event.timeframe, LastRun.from_missed(event))
+            self.notify(
+                "The fire came later than the misfire grace time (sleep or suspend); the next one runs as usual.",
+                title=f"{event.timeframe} run missed",
+                severity="warning",
+            )
+
+    def _run_finished(self, event: RunFinished) -> None:
+        result = event.result
+        spikes = result.spikes
+        self._show_spikes(spikes)
+
+        if result.failures:
+            failed = ", ".join(sorted(result.failures))
+            self.notify(
+                escape(f"{len(result.failures)} symbols could not be read: {failed}"),
+                title=f"{event.timeframe} run incomplete",
+                severity="warning",
+            )
+        if result.manual:
+            found = f"{len(spikes)} spike" if len(spikes) == 1 else f"{len(spikes)} spikes"
+            self.notify(f"{found} in {len(result.records)} symbols", title=f"{event.timeframe} run finished")
+        if self.runtime.settings.bell_on_high and any(record.level is Level.HIGH for record in spikes):
+            self.bell()
+
+    def _show_spikes(self, records: Iterable[SpikeRecord]) -> None:
+        table = self.spike_table
+        table.show_spikes(records)
+        table.border_subtitle = f"{table.row_count} shown" if table.row_count else "none yet"
+
+    # Actions
+
+    def action_toggle_job(self) -> None:
+        key = self.timeframe_table.selected_key
+        if key is None:
+            return
+        try:
+            self.runtime.service.toggle_job(key)
+        except JobError as error:
+            self._warn(error)
+
+    def action_run_now(self) -> None:
+        key = self.timeframe_table.selected_key
+        if key is None:
+            return
+        try:
+            self.runtime.service.run_now(key)
+        except JobError as error:
+            self._warn(error)
+
+    def action_start_all(self) -> None:
+        try:
+            started = self.runtime.service.start_all()
+        except JobError as error:
+            self._warn(error)
+            return
+        if not started:
+            self.notify("Every timeframe's job is already running.")
+
+    def action_stop_all(self) -> None:
+        try:
+            stopped = self.runtime.service.stop_all()
+        except JobError as error:
+            self._warn(error)
+            return
+        if not stopped:
+            self.notify("No timeframe's job is running.")
+
+    def _warn(self, error: JobError) -> None:
+        log.warning("job action rejected: %s", error)
+        self.notify(escape(str(error)), severity="warning")
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("Start/stop timeframe", "Start or stop the selected timeframe's job", self.action_toggle_job)
+        yield SystemCommand("Run now", "Run the selected timeframe once now", self.action_run_now)
+        yield SystemCommand("Start all", "Start every stopped timeframe's job", self.action_start_all)
+        yield SystemCommand("Stop all", "Stop every running timeframe's job", self.action_stop_all)

@@ -1,0 +1,259 @@
+"""The timeframe table: one row per timeframe with its job state, next run, countdown and last run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, tzinfo
+from typing import Iterable
+
+from rich.style import Style
+from rich.text import Text
+from textual import events
+from textual.widgets import DataTable
+
+from core.events import RunFailed, RunMissed, RunResult, RunSkipped
+from core.scheduler import JobInfo
+from core.store import RunRow
+from tui.formatting import (
+    NO_VALUE,
+    RUNNING,
+    STATE_ACTIVE,
+    STATE_STOPPED,
+    format_candle_age,
+    format_countdown,
+    format_duration,
+    format_time_of_day,
+)
+
+
+@dataclass(frozen=True)
+class LastRun:
+    """The outcome of a timeframe's latest fire, as the table shows it."""
+
+    status: str
+    """ok, failed, skipped or missed."""
+    scheduled_at: datetime
+    """The fire time the outcome belongs to; for a run by hand, when it was asked for."""
+    duration: float | None = None
+    spikes: int | None = None
+    candle_age: timedelta = timedelta(0)
+    """How long before the fire time the evaluated candle closed."""
+
+    @classmethod
+    def from_result(cls, result: RunResult) -> "LastRun":
+        return cls("ok", result.scheduled_at, result.duration, len(result.spikes), result.candle_age)
+
+    @classmethod
+    def from_failed(cls, event: RunFailed) -> "LastRun":
+        duration = (event.finished_at - event.started_at).total_seconds()
+        return cls("failed", event.scheduled_at, duration)
+
+    @classmethod
+    def from_skipped(cls, event: RunSkipped) -> "LastRun":
+        return cls("skipped", event.scheduled_at)
+
+    @classmethod
+    def from_missed(cls, event: RunMissed) -> "LastRun":
+        return cls("missed", event.scheduled_at)
+
+    @classmethod
+    def from_stored(cls, row: RunRow, interval: timedelta) -> "LastRun":
+        """Rebuild the outcome of a run stored before the dashboard opened."""
+        candle_age = timedelta(0)
+        if row.evaluated_open is not None:
+            candle_age = row.scheduled_at - (row.evaluated_open + interval)
+        spikes = row.spikes_found if row.status == "ok" else None
+        return cls(row.status, row.scheduled_at, row.duration, spikes, candle_age)
+
+
+@dataclass
+class _TimeframeRow:
+    info: JobInfo
+    last_run: LastRun | None = None
+    running: bool = False
+    shown: dict[str, str] = field(default_factory=dict)
+    """Plain text of each cell as last drawn, so a refresh touches only cells that changed."""
+
+
+# Column key, label and fixed width. Fixed widths keep the columns still while the
+# countdown and last-run texts change length; None fits the column to its content.
+_COLUMNS: tuple[tuple[str, str, int | None], ...] = (
+    ("state", "", 1),
+    ("name", "Timeframe", None),
+    ("next", "Next", 5),
+    ("countdown", "In", len("999:59:59")),
+    ("last", "Last run", len("00:00 skipped")),
+    ("took", "Took", len("10m00s")),
+    ("spikes", "Spikes", 6),
+    ("candle", "Candle", len("1h30m old")),
+)
+_CRON_COLUMN = "cron"
+_RIGHT_ALIGNED = {"took", "spikes"}
+
+
+class TimeframeTable(DataTable):
+    """Timeframe rows keyed by timeframe key.
+
+    The cron column is shown only when the table is wide enough for every column. At 80
+    columns the other columns of the default timeframes fit in full, with a few cells to spare.
+    """
+
+    COMPONENT_CLASSES = {
+        "timeframe-table--active",
+        "timeframe-table--stopped",
+        "timeframe-table--ok",
+        "timeframe-table--failed",
+        "timeframe-table--skipped",
+        "timeframe-table--missed",
+        "timeframe-table--running",
+    }
+
+    def __init__(self, display_zone: tzinfo, **kwargs) -> None:
+        super().__init__(cursor_type="row", **kwargs)
+        self.display_zone = display_zone
+        self._rows: dict[str, _TimeframeRow] = {}
+        self._now: datetime | None = None
+        self.show_cron = False
+
+    def on_mount(self) -> None:
+        for key, label, width in _COLUMNS:
+            self.add_column(label, key=key, width=width)
+
+    # Content
+
+    def show_jobs(self, jobs: Iterable[JobInfo], now: datetime, last_runs: dict[str, LastRun] | None = None) -> None:
+        """Add a row per job; call once, later changes go through the update methods."""
+        self._now = now
+        last_runs = last_runs or {}
+        for info in jobs:
+            row = _TimeframeRow(info, last_runs.get(info.key))
+            self._rows[info.key] = row
+            cells = self._cells(row)
+            row.shown = {key: cell.plain for key, cell in cells.items()}
+            self.add_row(*(cells[key] for key, _, _ in _COLUMNS), key=info.key)
+        if self.show_cron:
+            self._fill_cron_column()
+
+    def update_job(self, info: JobInfo, now: datetime) -> None:
+        """Show a job's new state after it was started or stopped."""
+        row = self._rows[info.key]
+        row.info = info
+        self._now = now
+        self._redraw(info.key)
+
+    def set_running(self, key: str, running: bool) -> None:
+        self._rows[key].running = running
+        self._redraw(key)
+
+    def set_last_run(self, key: str, last_run: LastRun) -> None:
+        self._rows[key].last_run = last_run
+        self._redraw(key)
+
+    def refresh_countdowns(self, jobs: Iterable[JobInfo], now: datetime) -> None:
+        """Recompute every countdown from its next run and `now`; only changed cells are redrawn."""
+        self._now = now
+        with self.app.batch_update():
+            for info in jobs:
+                row = self._rows.get(info.key)
+                if row is None:
+                    continue
+                row.info = info
+                self._redraw(info.key)
+
+    @property
+    def selected_key(self) -> str | None:
+        """The timeframe key of the row under the cursor, or None while the table is empty."""
+        if not self.row_count:
+            return None
+        return self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
+
+    def cell_text(self, key: str, column: str) -> str:
+        """Return the plain text shown in one cell, without its style."""
+        value = self.get_cell(key, column)
+        return value.plain if isinstance(value, Text) else str(value)
+
+    # Drawing
+
+    def _redraw(self, key: str) -> None:
+        row = self._rows[key]
+        for column, cell in self._cells(row).items():
+            if row.shown.get(column) != cell.plain:
+                row.shown[column] = cell.plain
+                self.update_cell(key, column, cell)
+
+    def _cells(self, row: _TimeframeRow) -> dict[str, Text]:
+        info = row.info
+        cells = {
+            "state": self._state_cell(info.active),
+            "name": Text(info.name),
+            "next": Text(format_time_of_day(info.next_run_at, self.display_zone) if info.next_run_at else NO_VALUE),
+            "countdown": self._countdown_cell(row),
+        }
+        cells.update(self._last_run_cells(row.last_run))
+        return cells
+
+    def _style(self, name: str) -> Style:
+        # Partial: only the component's own colour, so the row cursor's background shows through.
+        # NOTE: cells keep the colours of the theme they were drawn in until they change.
+        return self.get_component_rich_style(f"timeframe-table--{name}", partial=True, default=Style())
+
+    def _state_cell(self, active: bool) -> Text:
+        if active:
+            return Text(STATE_ACTIVE, style=self._style("active"))
+        return Text(STATE_STOPPED, style=self._style("stopped"))
+
+    def _countdown_cell(self, row: _TimeframeRow) -> Text:
+        if row.running:
+            return Text(RUNNING, style=self._style("running"))
+        if not row.info.active or row.info.next_run_at is None or self._now is None:
+            return Text(NO_VALUE)
+        return Text(format_countdown(row.info.next_run_at - self._now))
+
+    def _last_run_cells(self, last_run: LastRun | None) -> dict[str, Text]:
+        if last_run is None:
+            return {
+                "last": Text(NO_VALUE),
+                "took": Text(""),
+                "spikes": Text(""),
+                "candle": Text(""),
+            }
+        status_style = self._style(last_run.status)
+        last = Text(format_time_of_day(last_run.scheduled_at, self.display_zone) + " ")
+        last.append(last_run.status, style=status_style)
+        took = format_duration(last_run.duration) if last_run.duration is not None else ""
+        spikes = "" if last_run.spikes is None else str(last_run.spikes)
+        return {
+            "last": last,
+            "took": Text(took, justify="right"),
+            "spikes": Text(spikes, justify="right"),
+            "candle": Text(format_candle_age(last_run.candle_age)),
+        }
+
+    # The cron column
+
+    def on_resize(self, event: events.Resize) -> None:
+        show_cron = event.size.width >= self._width_with_cron()
+        if show_cron == self.show_cron:
+            return
+        self.show_cron = show_cron
+        if show_cron:
+            self.add_column("Cron", key=_CRON_COLUMN)
+            self._fill_cron_column()
+        else:
+            self.remove_column(_CRON_COLUMN)
+
+    def _fill_cron_column(self) -> None:
+        for key, row in self._rows.items():
+            self.update_cell(key, _CRON_COLUMN, self._cron_text(row.info), update_width=True)
+
+    def _cron_text(self, info: JobInfo) -> str:
+        return f"{info.cron} {info.schedule_timezone}"
+
+    def _width_with_cron(self) -> int:
+        padding = 2 * self.cell_padding
+        fixed = sum(
+            column.get_render_width(self) for column in self.columns.values() if column.key.value != _CRON_COLUMN
+        )
+        cron = max((len(self._cron_text(row.info)) for row in self._rows.values()), default=0)
+        return fixed + max(cron, len("Cron")) + padding
+

@@ -76,6 +76,14 @@ def time_ticks(open_times: list[datetime], zone: tzinfo, daily: bool) -> tuple[l
     return positions, [open_times[index].astimezone(zone).strftime(pattern) for index in positions]
 
 
+def _ticks(low: float, high: float, pattern: str) -> list[tuple[float, str]]:
+    """Three y-axis ticks from `low` to `high`, labelled with `pattern`; one when they are equal."""
+    if high <= low:
+        return [(low, pattern.format(low))]
+    values = (low, (low + high) / 2, high)
+    return [(value, pattern.format(value)) for value in values]
+
+
 class SpikeChart(Vertical):
     """Price and volume of a ChartData; call `show_data` with new data to redraw.
 
@@ -101,9 +109,11 @@ class SpikeChart(Vertical):
         }
         #chart-price {
             height: 1fr;
+            min-height: 3;
         }
         #chart-volume {
             height: 2fr;
+            min-height: 6;
         }
         & > .spike-chart--volume { color: $foreground-muted; }
         & > .spike-chart--baseline { color: $foreground; }
@@ -193,31 +203,40 @@ class SpikeChart(Vertical):
         assert data is not None
 
         bars = data.bars
-        volumes = [bar.volume for bar in bars]
-        divisor, suffix = volume_unit(max(volumes))
-        positions, labels = time_ticks([bar.open_time for bar in bars], self.display_zone, self.daily)
-        self._draw_price(data, positions, labels)
-        self._draw_volume(data, divisor, suffix, positions, labels)
-        self.query_one("#chart-caption", Static).update(self._caption_text(data))
+        divisor, suffix = volume_unit(max(bar.volume for bar in bars))
+        closes = [bar.close for bar in bars]
+        price_ticks = _ticks(min(closes), max(closes), "{:.5g}")
+        volume_ticks = _ticks(0.0, max(bar.volume for bar in bars) / divisor, "{:.3g}")
+        # Equal label widths line the two plots' y-axes up in the same column.
+        width = max(len(label) for _, label in price_ticks + volume_ticks)
+        time_positions, time_labels = time_ticks([bar.open_time for bar in bars], self.display_zone, self.daily)
 
-    def _draw_price(self, data: ChartData, positions: list[int], labels: list[str]) -> None:
-        plot = self.query_one("#chart-price", PlotextPlot)
-        plt = plot.plt
+        price = self.query_one("#chart-price", PlotextPlot)
+        plt = price.plt
         plt.clear_figure()
-        xs = list(range(len(data.bars)))
-        plt.plot(xs, [bar.close for bar in data.bars], color=self._colour("close"), marker="braille")
-        plt.xlim(-0.5, len(xs) - 0.5)
-        plt.xticks(positions, [""] * len(positions))
-        plt.ylabel("close")
-        plot.refresh()
+        plt.plot(list(range(len(bars))), closes, color=self._colour("close"), marker="braille")
+        self._axes(plt, len(bars), price_ticks, width)
+        plt.xaxes(False, False)
+        plt.xticks([])
+        price.refresh()
 
-    def _draw_volume(
-        self, data: ChartData, divisor: float, suffix: str, positions: list[int], labels: list[str]
-    ) -> None:
-        plot = self.query_one("#chart-volume", PlotextPlot)
-        plt = plot.plt
+        volume = self.query_one("#chart-volume", PlotextPlot)
+        plt = volume.plt
         plt.clear_figure()
+        self._plot_volume(plt, data, divisor)
+        self._axes(plt, len(bars), volume_ticks, width)
+        plt.xaxes(True, False)
+        plt.xticks(time_positions, time_labels)
+        volume.refresh()
 
+        self.query_one("#chart-caption", Static).update(self._caption_text(data, suffix))
+
+    def _axes(self, plt, count: int, ticks: list[tuple[float, str]], width: int) -> None:
+        plt.xlim(-0.5, count - 0.5)
+        plt.yaxes(True, False)
+        plt.yticks([value for value, _ in ticks], [label.rjust(width) for _, label in ticks])
+
+    def _plot_volume(self, plt, data: ChartData, divisor: float) -> None:
         groups: dict[Level | None, tuple[list[int], list[float]]] = {}
         for index, bar in enumerate(data.bars):
             xs, ys = groups.setdefault(bar.level, ([], []))
@@ -226,8 +245,7 @@ class SpikeChart(Vertical):
         for level in (None, Level.LOW, Level.MEDIUM, Level.HIGH):
             if level in groups:
                 xs, ys = groups[level]
-                colour = self._colour("volume" if level is None else level.value)
-                plt.bar(xs, ys, color=colour, width=_BAR_WIDTH)
+                plt.bar(xs, ys, color=self._colour("volume" if level is None else level.value), width=_BAR_WIDTH)
 
         mean, thresholds = data.latest_baseline
         if mean is not None:
@@ -236,21 +254,18 @@ class SpikeChart(Vertical):
             for level, value in zip((Level.LOW, Level.MEDIUM, Level.HIGH), thresholds):
                 plt.hline(value / divisor, self._colour(level.value))
 
-        plt.xlim(-0.5, len(data.bars) - 0.5)
-        plt.xticks(positions, labels)
-        plt.ylabel(f"volume {suffix}".rstrip())
-        plot.refresh()
-
-    def _caption_text(self, data: ChartData) -> str:
+    def _caption_text(self, data: ChartData, unit: str) -> str:
         first = data.bars[0].open_time.astimezone(self.display_zone)
         last = data.bars[-1].open_time.astimezone(self.display_zone)
         pattern = "%Y-%m-%d" if self.daily else "%m-%d %H:%M"
         zone_name = getattr(self.display_zone, "key", None) or str(self.display_zone)
-        parts = [f"{data.symbol} {data.timeframe}", f"{len(data.bars)} candles {first:{pattern}} – {last:{pattern}} {zone_name}"]
+        parts = [f"{len(data.bars)} candles {first:{pattern}} – {last:{pattern}} {zone_name}"]
+        if unit:
+            parts.append(f"volume in {unit}")
         mean, thresholds = data.latest_baseline
         if mean is not None:
             parts.append(f"mean {format_volume(mean)}")
         if thresholds is not None:
             low, medium, high = thresholds
-            parts.append(f"low {format_volume(low)} · medium {format_volume(medium)} · high {format_volume(high)}")
-        return "  ".join(parts)
+            parts.append(f"low {format_volume(low)} medium {format_volume(medium)} high {format_volume(high)}")
+        return " · ".join(parts)

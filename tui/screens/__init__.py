@@ -1,0 +1,1 @@
+"""Screens opened from the dashboard: spike detail and chart, run history, key help."""

@@ -214,7 +214,7 @@ def test_evaluate_last_matches_reference(frames, slot, params):
         assert_matches_reference(record, reference_record(frame, evaluated_open, params), scale, params)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(frames=st.lists(symbol_candles(), min_size=1, max_size=3), params=detection_params)
 def test_scan_history_equals_evaluate_last(frames, params):
     candles = {f"S{index}": frame for index, frame in enumerate(frames)}

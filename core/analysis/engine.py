@@ -33,6 +33,8 @@ from core.timeframes import Timeframe
 
 _FIELDS = ("open", "close", "volume")
 _FIELD_COLUMNS = [OHLCV.index(name) for name in _FIELDS]
+_OHLCV_LIST = list(OHLCV)
+_NANOSECONDS_PER_UNIT = {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}
 _MINUTES_PER_DAY = 24 * 60
 
 
@@ -133,9 +135,11 @@ def _frame_arrays(symbol: str, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndar
     if missing:
         raise ValueError(f"{symbol}: candles lack the column(s) {missing}; expected {list(_FIELDS)}")
 
-    open_ns = index.as_unit("ns").asi8 if index.unit != "ns" else index.asi8
+    # pandas 3 keeps open times in microseconds by default; converting the other way is
+    # cheaper per frame than converting every index to nanoseconds.
+    open_ns = index.asi8 * _NANOSECONDS_PER_UNIT[index.unit]
     try:
-        if tuple(frame.columns) == OHLCV:
+        if frame.columns.tolist() == _OHLCV_LIST:
             # The candle_frame layout: one float64 block, so this is a view, not a copy.
             values = frame.to_numpy(dtype=np.float64, copy=False)[:, _FIELD_COLUMNS]
         else:

@@ -114,7 +114,7 @@ def evaluate_panel(
     rows = np.flatnonzero(evaluated)
     positions = packed.counts[rows] - 1
 
-    rsi = _wilder_rsi(packed.close, params.rsi_period)
+    gain, loss = _wilder_averages(packed.close, params.rsi_period)
     mean, std = _sigma_stats(packed.volume, rows, positions, params.lookback)
     result = _judge(
         packed.volume, rows, positions, params,
@@ -123,7 +123,7 @@ def evaluate_panel(
         open_=packed.open[rows, positions],
         mean=mean,
         std=std,
-        rsi=rsi[rows, positions],
+        rsi=_rsi(gain[rows, positions], loss[rows, positions]),
     )
     return _scatter(result, (symbols,), rows)
 
@@ -147,7 +147,7 @@ def evaluate_panel_history(
     positions = np.broadcast_to(np.arange(packed_width), packed.volume.shape)
     rows = np.broadcast_to(np.arange(symbols)[:, None], packed.volume.shape)
 
-    rsi = _wilder_rsi(packed.close, params.rsi_period)
+    gain, loss = _wilder_averages(packed.close, params.rsi_period)
     mean, std = _all_sigma_stats(packed.volume, params.lookback)
     result = _judge(
         packed.volume, rows, positions, params,
@@ -156,7 +156,7 @@ def evaluate_panel_history(
         open_=packed.open,
         mean=mean,
         std=std,
-        rsi=rsi,
+        rsi=_rsi(gain, loss),
     )
     if packed.gapless:
         return result
@@ -229,8 +229,9 @@ def _pack_left(present: np.ndarray, volume, close, open_) -> _Packed:
 # --- RSI -----------------------------------------------------------------------------
 
 
-def _wilder_rsi(close: np.ndarray, period: int) -> np.ndarray:
-    """Wilder's RSI along each packed row; NaN before column `period` and after a row's end.
+def _wilder_averages(close: np.ndarray, period: int) -> tuple[np.ndarray, np.ndarray]:
+    """Wilder's average gain and loss along each packed row; NaN before column `period`
+    and after a row's end.
 
     The first average is the simple mean of the first `period` gains (losses); each later
     one is (previous × (period − 1) + current) / period, computed as the linear recurrence
@@ -238,53 +239,59 @@ def _wilder_rsi(close: np.ndarray, period: int) -> np.ndarray:
     """
     symbols, width = close.shape
     if width <= period:
-        return np.full((symbols, width), np.nan)
+        empty = np.full((symbols, width), np.nan)
+        return empty, empty
 
-    # Gains and losses side by side, time-major, so the recurrence runs over rows.
-    change = np.diff(close, axis=1).T
-    moves = np.empty((width, 2 * symbols))
-    moves[0] = 0.0
+    # Gains in the top half of the rows, losses in the bottom half.
+    change = np.diff(close, axis=1)
+    moves = np.empty((2 * symbols, width))
+    moves[:, 0] = 0.0
     # np.maximum keeps NaN, so the steps after a row's end stay NaN.
-    np.maximum(change, 0.0, out=moves[1:, :symbols])
-    np.maximum(-change, 0.0, out=moves[1:, symbols:])
+    np.maximum(change, 0.0, out=moves[:symbols, 1:])
+    np.negative(change, out=change)
+    np.maximum(change, 0.0, out=moves[symbols:, 1:])
 
-    seed = moves[1].copy()
+    seed = moves[:, 1].copy()
     for step in range(2, period + 1):
-        seed += moves[step]
+        seed += moves[:, step]
     seed /= period
 
-    inputs = moves / period
-    inputs[: period + 1] = 0.0
-    inputs[period] = seed
+    inputs = moves
+    inputs /= period
+    inputs[:, :period] = 0.0
+    inputs[:, period] = seed
     averages = _linear_recurrence(inputs, (period - 1) / period)
-    averages[:period] = np.nan
+    averages[:, :period] = np.nan
+    return averages[:symbols], averages[symbols:]
 
-    gain, loss = averages[:, :symbols], averages[:, symbols:]
+
+def _rsi(gain: np.ndarray, loss: np.ndarray) -> np.ndarray:
     total = gain + loss
     with np.errstate(invalid="ignore", divide="ignore"):
         rsi = 100.0 * gain / total
     # Both averages zero: no movement at all, which reads as the midpoint.
     rsi[total == 0] = 50.0
-    return rsi.T
+    return rsi
 
 
 _RECURRENCE_BLOCK = 64
 
 
 def _linear_recurrence(inputs: np.ndarray, decay: float) -> np.ndarray:
-    """Return y with y[t] = decay·y[t−1] + inputs[t] along axis 0, y[−1] = 0.
+    """Return y with y[:, t] = decay·y[:, t−1] + inputs[:, t] along axis 1, y[:, −1] = 0.
 
     The rows are cut into fixed blocks of 64 steps: a loop over the 64 offsets runs every
     block at once from zero, a loop over the blocks carries each block's last value into
     the next, and one pass adds decay^(i+1) × carry. That is about 64 + width/64 NumPy
-    calls instead of one per step. The blocks are counted from row 0, so a row's values do
-    not depend on how many steps follow it.
+    calls instead of one per step. The blocks are counted from column 0, so a column's
+    value does not depend on how many columns follow it.
     """
-    steps, lanes = inputs.shape
+    lanes, steps = inputs.shape
     size = _RECURRENCE_BLOCK
     blocks = -(-steps // size)
+    # Time-major inside, so that each step of the offset loop reads one contiguous slab.
     padded = np.zeros((blocks * size, lanes))
-    padded[:steps] = inputs
+    padded[:steps] = inputs.T
     local = padded.reshape(blocks, size, lanes)
 
     for offset in range(1, size):
@@ -297,7 +304,7 @@ def _linear_recurrence(inputs: np.ndarray, decay: float) -> np.ndarray:
 
     powers = decay ** np.arange(1, size + 1)
     local += powers[None, :, None] * carry[:, None, :]
-    return padded[:steps]
+    return padded[:steps].T
 
 
 # --- baseline statistics ---------------------------------------------------------------

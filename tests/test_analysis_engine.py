@@ -376,8 +376,15 @@ def test_naive_evaluated_open_rejected():
 
 
 def test_negative_volume_rejected():
-    with pytest.raises(ValueError, match="volume must be >= 0"):
+    with pytest.raises(ValueError, match="TEST: volume must be >= 0, got -1.0"):
         judge(candles(BASELINE + [-1.0]), SMALL)
+
+
+def test_negative_panel_volume_rejected():
+    volume = np.array([[1.0, -2.0]])
+
+    with pytest.raises(ValueError, match="volume must be >= 0, got -2.0 in row 0, column 1"):
+        evaluate_panel(volume, np.ones_like(volume), np.ones_like(volume), SMALL)
 
 
 def test_unsorted_frame_rejected():

@@ -146,6 +146,8 @@ def _frame_arrays(symbol: str, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndar
             values = frame.loc[:, list(_FIELDS)].to_numpy(dtype=np.float64)
     except (TypeError, ValueError) as error:
         raise ValueError(f"{symbol}: open, close and volume must be numeric: {error}") from None
+    if (values[:, 2] < 0).any():
+        raise ValueError(f"{symbol}: volume must be >= 0, got {values[:, 2].min()}")
     return open_ns, values
 
 

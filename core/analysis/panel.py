@@ -71,11 +71,11 @@ class PanelResult:
 
 def check_params(params: DetectionParams) -> None:
     """Raise ValueError naming the first detection parameter that the engine cannot use."""
-    min_lookback = 2 if params.method is Method.SIGMA else 1
     if not isinstance(params.method, Method):
         raise ValueError(
             f"invalid detection method {params.method!r}; allowed: {[m.value for m in Method]}"
         )
+    min_lookback = 2 if params.method is Method.SIGMA else 1
     if params.lookback < min_lookback:
         raise ValueError(
             f"lookback must be at least {min_lookback} for the {params.method.value} method, "
@@ -413,6 +413,8 @@ def _finish_sigma(volume, rows, positions, length, sums, squares_sums):
 
 def _median_stats(volume: np.ndarray, rows, positions, length, mean, use_log: bool):
     """Median and 1.4826·MAD of each baseline (of log volume when `use_log`)."""
+    # NOTE: np.median partitions every gathered window, so a robust or rvol history scan
+    # of 200 symbols × 10,000 candles takes seconds, against a fraction of that for sigma.
     median = np.empty(len(rows))
     scale = np.empty(len(rows))
     for part in _chunks(len(rows)):

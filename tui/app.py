@@ -87,9 +87,7 @@ class VolscopeApp(App[int]):
     # Start and stop
 
     def on_mount(self) -> None:
-        now = self.runtime.clock.now()
-        self.header.show_time(now)
-        self.timeframe_table.show_jobs(self.runtime.service.jobs(), now, self._stored_last_runs())
+        self.header.show_time(self.runtime.clock.now())
         if self.runtime.store is not None:
             self._show_spikes(self.runtime.store.spikes(limit=SPIKE_ROWS))
         self.timeframe_table.focus()
@@ -102,7 +100,8 @@ class VolscopeApp(App[int]):
 
     async def _start_runtime(self) -> None:
         await self.runtime.start(paused=self.start_paused)
-        self._tick()
+        # The rows are added only now, so they never show a job as stopped that is about to start.
+        self.timeframe_table.show_jobs(self.runtime.service.jobs(), self.runtime.clock.now(), self._stored_last_runs())
         if self.runtime.caught_up:
             caught_up = ", ".join(self.runtime.caught_up)
             self.notify(

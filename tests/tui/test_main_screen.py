@@ -183,3 +183,51 @@ async def test_quit_during_run_exits_promptly(tmp_path):
         store.close()
     assert last.status == "failed"
     assert last.error == "cancelled because volscope is shutting down"
+
+
+async def test_cron_column_only_when_wide(tmp_path):
+    app = make_app(tmp_path, at=ONE_MINUTE_PAST)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await wait_until_started(pilot)
+        table = app.timeframe_table
+        assert table.show_cron
+        assert table.cell_text("5m", "cron") == "*/5 * * * * UTC"
+        assert table.cell_text("1d", "cron") == "0 0 * * * UTC"
+
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause()
+        assert not table.show_cron
+        assert "cron" not in [column.key.value for column in table.columns.values()]
+        # Every remaining column fits inside the table, so none is cut.
+        used = sum(column.get_render_width(table) for column in table.columns.values())
+        assert used <= table.size.width
+        assert table.cell_text("5m", "countdown") == "04:00"
+
+        await pilot.resize_terminal(120, 30)
+        await pilot.pause()
+        assert table.show_cron
+        assert table.cell_text("4h", "cron") == "0 */4 * * * UTC"
+
+
+async def test_theme_change_recolours_cells(tmp_path):
+    await prerun_timeframes(tmp_path)
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until_started(pilot)
+        spikes = app.spike_table
+        table = app.timeframe_table
+        high_row = spikes.ordered_rows[0].key
+        dark_high = spikes.get_cell(high_row, "level").style
+        dark_active = table.get_cell("5m", "state").style
+        assert dark_high == spikes.get_component_rich_style("spike-table--high", partial=True)
+
+        app.theme = "nord"
+        await pilot.pause()
+        await pilot.pause()
+        nord_high = spikes.get_cell(high_row, "level").style
+        assert nord_high == spikes.get_component_rich_style("spike-table--high", partial=True)
+        assert nord_high != dark_high
+        assert table.get_cell("5m", "state").style == table.get_component_rich_style(
+            "timeframe-table--active", partial=True
+        )
+        assert table.get_cell("5m", "state").style != dark_active

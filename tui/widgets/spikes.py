@@ -57,10 +57,13 @@ class SpikeTable(DataTable):
         super().__init__(cursor_type="row", **kwargs)
         self.display_zone = display_zone
         self.max_rows = max_rows
+        self._records: dict[str, SpikeRecord] = {}
 
     def on_mount(self) -> None:
         for key, label, width in _COLUMNS:
             self.add_column(label, key=key, width=width)
+        # Cell colours are resolved when a cell is drawn, so a new theme redraws every cell.
+        self.app.theme_changed_signal.subscribe(self, self._restyle)
 
     def show_spikes(self, records: Iterable[SpikeRecord]) -> int:
         """Add or update a row per spike, keep the newest `max_rows`; return how many rows were added.
@@ -72,6 +75,7 @@ class SpikeTable(DataTable):
             if record.level is None:
                 continue
             key = spike_key(record)
+            self._records[key] = record
             cells = self._cells(record)
             if key in self.rows:
                 for column, cell in cells.items():
@@ -83,6 +87,7 @@ class SpikeTable(DataTable):
         self.sort("closed", key=lambda cell: cell.sort_key, reverse=True)
         for row in self.ordered_rows[self.max_rows :]:
             self.remove_row(row.key)
+            del self._records[row.key.value]
         return added
 
     def row_texts(self) -> list[list[str]]:
@@ -91,6 +96,13 @@ class SpikeTable(DataTable):
             [cell.plain if isinstance(cell, Text) else str(cell) for cell in self.get_row(row.key)]
             for row in self.ordered_rows
         ]
+
+    def _restyle(self, _theme: object = None) -> None:
+        with self.app.batch_update():
+            for key, record in self._records.items():
+                cells = self._cells(record)
+                self.update_cell(key, "level", cells["level"])
+                self.update_cell(key, "signal", cells["signal"])
 
     def _style(self, name: str) -> Style:
         return self.get_component_rich_style(f"spike-table--{name}", partial=True, default=Style())

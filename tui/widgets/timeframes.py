@@ -85,7 +85,7 @@ _COLUMNS: tuple[tuple[str, str, int | None], ...] = (
     ("last", "Last run", len("00:00 skipped")),
     ("took", "Took", len("10m00s")),
     ("spikes", "Spikes", 6),
-    ("candle", "Candle", len("1h30m old")),
+    ("candle", "Candle", len("23h59m old")),
 )
 _CRON_COLUMN = "cron"
 _RIGHT_ALIGNED = {"took", "spikes"}
@@ -118,6 +118,8 @@ class TimeframeTable(DataTable):
     def on_mount(self) -> None:
         for key, label, width in _COLUMNS:
             self.add_column(label, key=key, width=width)
+        # Cell colours are resolved when a cell is drawn, so a new theme redraws every cell.
+        self.app.theme_changed_signal.subscribe(self, self._restyle)
 
     # Content
 
@@ -131,23 +133,24 @@ class TimeframeTable(DataTable):
             cells = self._cells(row)
             row.shown = {key: cell.plain for key, cell in cells.items()}
             self.add_row(*(cells[key] for key, _, _ in _COLUMNS), key=info.key)
-        if self.show_cron:
-            self._fill_cron_column()
+        self._show_cron_if_room(self.size.width)
 
     def update_job(self, info: JobInfo, now: datetime) -> None:
         """Show a job's new state after it was started or stopped."""
-        row = self._rows[info.key]
-        row.info = info
         self._now = now
-        self._redraw(info.key)
+        if info.key in self._rows:
+            self._rows[info.key].info = info
+            self._redraw(info.key)
 
     def set_running(self, key: str, running: bool) -> None:
-        self._rows[key].running = running
-        self._redraw(key)
+        if key in self._rows:
+            self._rows[key].running = running
+            self._redraw(key)
 
     def set_last_run(self, key: str, last_run: LastRun) -> None:
-        self._rows[key].last_run = last_run
-        self._redraw(key)
+        if key in self._rows:
+            self._rows[key].last_run = last_run
+            self._redraw(key)
 
     def refresh_countdowns(self, jobs: Iterable[JobInfo], now: datetime) -> None:
         """Recompute every countdown from its next run and `now`; only changed cells are redrawn."""
@@ -174,6 +177,12 @@ class TimeframeTable(DataTable):
 
     # Drawing
 
+    def _restyle(self, _theme: object = None) -> None:
+        with self.app.batch_update():
+            for key, row in self._rows.items():
+                row.shown.clear()
+                self._redraw(key)
+
     def _redraw(self, key: str) -> None:
         row = self._rows[key]
         for column, cell in self._cells(row).items():
@@ -194,7 +203,6 @@ class TimeframeTable(DataTable):
 
     def _style(self, name: str) -> Style:
         # Partial: only the component's own colour, so the row cursor's background shows through.
-        # NOTE: cells keep the colours of the theme they were drawn in until they change.
         return self.get_component_rich_style(f"timeframe-table--{name}", partial=True, default=Style())
 
     def _state_cell(self, active: bool) -> Text:
@@ -232,7 +240,10 @@ class TimeframeTable(DataTable):
     # The cron column
 
     def on_resize(self, event: events.Resize) -> None:
-        show_cron = event.size.width >= self._width_with_cron()
+        self._show_cron_if_room(event.size.width)
+
+    def _show_cron_if_room(self, width: int) -> None:
+        show_cron = bool(self._rows) and width >= self._width_with_cron()
         if show_cron == self.show_cron:
             return
         self.show_cron = show_cron

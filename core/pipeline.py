@@ -54,6 +54,8 @@ class RunPipeline:
             reasons = "; ".join(f"{symbol}: {reason}" for symbol, reason in fetched.failures.items())
             raise RunError(f"no symbol could be read ({len(fetched.failures)} failed): {reasons}")
 
+        if manual:
+            evaluated_open = _newest_in_data(fetched.candles, evaluated_open)
         records = await run_in_thread(evaluate_last, fetched.candles, timeframe, evaluated_open, params)
         return RunResult(
             timeframe=timeframe.key,
@@ -67,3 +69,17 @@ class RunPipeline:
             quality=dict(fetched.quality),
             manual=manual,
         )
+
+
+def _newest_in_data(candles: dict, evaluated_open: datetime) -> datetime:
+    """Return the candle a run by hand evaluates: the newest in the data when all data ends earlier.
+
+    A folder of past candles ends long before now, and a trader who presses "run now" on it
+    means "the latest candle there", not "no candle for now". The record's candle times and
+    the run's candle age show that the candle is old.
+    """
+    newest = [frame.index[-1] for frame in candles.values() if len(frame)]
+    if not newest:
+        return evaluated_open
+    latest = max(newest).to_pydatetime()
+    return min(latest, evaluated_open)

@@ -99,3 +99,34 @@ async def test_demo_run_recorded_in_store(tmp_path):
     assert run.symbols_ok == 20
     assert run.spikes_found == len(result.spikes)
     await runtime.stop()
+
+
+async def test_manual_run_on_past_data(tmp_path, binance_data):
+    clock = FrozenClock(datetime(2026, 12, 4, 12, 0, tzinfo=UTC))
+    runtime = make_runtime(tmp_path, clock, source={"kind": "files", "data": str(binance_data)})
+    events = []
+    runtime.service.subscribe(events.append)
+    await runtime.start(paused=True)
+
+    await runtime.service.run_now("1h")
+
+    result = [event for event in events if isinstance(event, RunFinished)][0].result
+    assert result.evaluated_open == datetime(2018, 1, 30, 3, tzinfo=UTC)
+    assert result.scheduled_at == clock.now()
+    assert {record.status.value for record in result.records} == {"ok"}
+    await runtime.stop()
+
+
+async def test_scheduled_run_never_shifts(tmp_path, binance_data):
+    clock = FrozenClock(datetime(2026, 12, 4, 12, 0, 5, tzinfo=UTC))
+    runtime = make_runtime(tmp_path, clock, source={"kind": "files", "data": str(binance_data)})
+    events = []
+    runtime.service.subscribe(events.append)
+    await runtime.start(paused=True)
+
+    await runtime.service.run_now("1h", scheduled_at=datetime(2026, 12, 4, 12, tzinfo=UTC))
+
+    result = [event for event in events if isinstance(event, RunFinished)][0].result
+    assert result.evaluated_open == datetime(2026, 12, 4, 11, tzinfo=UTC)
+    assert {record.note for record in result.records} == {"no candle for 11:00"}
+    await runtime.stop()

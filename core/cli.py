@@ -65,6 +65,11 @@ def build_parser() -> argparse.ArgumentParser:
         description="Terminal dashboard that flags volume spikes across market pairs and timeframes.",
         parents=[common],
     )
+    parser.add_argument(
+        "--at",
+        metavar="TIME",
+        help="replay: open the dashboard as if it were TIME (ISO 8601), for a folder of past candles",
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     scan = commands.add_parser(

@@ -37,3 +37,16 @@ class FrozenClock:
         if not isinstance(delta, timedelta):
             delta = timedelta(seconds=delta)
         self._now += delta
+
+
+class ReplayClock:
+    """A clock that starts at a past moment and then runs at wall-clock speed, to replay stored candles."""
+
+    def __init__(self, start: datetime, wall: Clock | None = None) -> None:
+        if start.tzinfo is None:
+            raise ValueError("ReplayClock needs an aware datetime, got a naive one")
+        self._wall = wall or SystemClock()
+        self._offset = start.astimezone(timezone.utc) - self._wall.now()
+
+    def now(self) -> datetime:
+        return self._wall.now() + self._offset

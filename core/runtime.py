@@ -5,20 +5,63 @@ The dashboard, a headless run and tests all build their parts here, so they beha
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Callable, Sequence
 
-from core.clock import Clock, SystemClock
+from core.clock import Clock, ReplayClock, SystemClock
 from core.events import JobStarted, JobStopped, RunFailed, RunFinished, RunMissed, RunSkipped, SchedulerEvent
 from core.pipeline import RunPipeline
 from core.scheduler import JobPolicy, SchedulerService, latest_fire
 from core.settings import Settings
-from core.sources.base import CandleSource, SourceConfigError
+from core.sources.base import CandleSource, FetchResult, SourceConfigError
 from core.store import Store, StoreError
-from core.timeframes import TimeframeRegistry
+from core.timeframes import Timeframe, TimeframeRegistry
 
 log = logging.getLogger(__name__)
+
+
+class DeferredSource:
+    """A CandleSource that builds the real one on its first call, in a worker thread.
+
+    The source modules import numpy and pandas, which take longer to load than the
+    dashboard's first frame may wait; deferring the build moves that cost to the first run.
+    """
+
+    def __init__(self, name: str, is_demo: bool, build: Callable[[], CandleSource]) -> None:
+        self.name = name
+        self.is_demo = is_demo
+        self._build = build
+        self._source: CandleSource | None = None
+        # Runs of two timeframes can call at the same time; only one of them may build.
+        self._lock = threading.Lock()
+
+    def _built(self) -> CandleSource:
+        with self._lock:
+            if self._source is None:
+                self._source = self._build()
+            return self._source
+
+    async def source(self) -> CandleSource:
+        """Return the real source, building it (and importing its module) on the first call."""
+        if self._source is not None:
+            return self._source
+        return await asyncio.to_thread(self._built)
+
+    async def symbols(self) -> list[str]:
+        return await (await self.source()).symbols()
+
+    async def fetch(self, symbols: Sequence[str], timeframe: Timeframe, count: int, until: datetime) -> FetchResult:
+        return await (await self.source()).fetch(symbols, timeframe, count, until)
+
+
+def _demo_source(seed: int, symbol_count: int) -> CandleSource:
+    from core.sources.demo import DemoSource
+
+    return DemoSource(seed=seed, symbol_count=symbol_count)
 
 
 def make_source(settings: Settings) -> CandleSource:
@@ -28,11 +71,14 @@ def make_source(settings: Settings) -> CandleSource:
 
         if settings.source.data is None:
             raise SourceConfigError("source 'files' needs a folder: give --data DIR")
+        # Limitation: the files source is built at once, so a wrong --data stops volscope
+        # before the dashboard opens; the price is that the first frame waits for pandas.
         return FilesSource(settings.source.data)
 
-    from core.sources.demo import DemoSource
-
-    return DemoSource(seed=settings.source.seed, symbol_count=settings.source.symbol_count)
+    # Settings already bound the seed and symbol count, so the demo source has nothing to
+    # reject at start and can wait for its first run.
+    seed, symbol_count = settings.source.seed, settings.source.symbol_count
+    return DeferredSource("DEMO", True, lambda: _demo_source(seed, symbol_count))
 
 
 def job_policy(settings: Settings) -> JobPolicy:
@@ -107,13 +153,24 @@ class Runtime:
     caught_up: list[str] = field(default_factory=list)
     """Timeframes run once at start because a scheduled run was missed while volscope was closed."""
 
+    replay: bool = False
+    """Replaying past candles on a ReplayClock: jobs fire by volscope's clock, not the wall clock."""
+    _replay_task: asyncio.Task[None] | None = None
+
     async def start(self, *, paused: bool = False) -> None:
         """Start the scheduler, restore which jobs run, and catch up missed runs once."""
-        await self.service.start(paused=paused)
+        await self.service.start(paused=paused or self.replay)
         for key in self.initial_jobs():
             self.service.start_job(key)
-        if self.settings.catch_up_on_start and not paused:
+        if self.replay and not paused:
+            self._replay_task = asyncio.get_running_loop().create_task(self._fire_replayed())
+        elif self.settings.catch_up_on_start and not paused:
             self.caught_up = self.catch_up()
+
+    async def _fire_replayed(self) -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            self.service.fire_due()
 
     def initial_jobs(self) -> list[str]:
         """Return the jobs to start: those running when volscope closed, else the configured ones."""
@@ -157,13 +214,27 @@ class Runtime:
         return await load_chart_data(self.source, timeframe, symbol, until, params, bars=bars)
 
     async def stop(self) -> None:
+        if self._replay_task is not None:
+            self._replay_task.cancel()
         await self.service.shutdown()
         if self.store is not None:
             self.store.close()
 
 
-def build_runtime(settings: Settings, clock: Clock | None = None, *, with_store: bool = True) -> Runtime:
-    """Build every part from settings; SourceConfigError or StoreError when one cannot start."""
+def build_runtime(
+    settings: Settings,
+    clock: Clock | None = None,
+    *,
+    with_store: bool = True,
+    replay_from: datetime | None = None,
+) -> Runtime:
+    """Build every part from settings; SourceConfigError or StoreError when one cannot start.
+
+    With `replay_from`, volscope's clock starts at that past moment and runs on from there,
+    so the dashboard replays stored candles as if they were arriving now.
+    """
+    if replay_from is not None:
+        clock = ReplayClock(replay_from)
     clock = clock or SystemClock()
     registry = settings.registry()
     source = make_source(settings)
@@ -179,4 +250,4 @@ def build_runtime(settings: Settings, clock: Clock | None = None, *, with_store:
     store = Store(settings.store_path) if with_store else None
     if store is not None:
         service.subscribe(StoreRecorder(store, clock))
-    return Runtime(settings, registry, source, pipeline, service, clock, store)
+    return Runtime(settings, registry, source, pipeline, service, clock, store, replay=replay_from is not None)

@@ -277,6 +277,28 @@ class SchedulerService:
         manual = scheduled_at is None
         return self._launch(key, scheduled_at or self.clock.now(), manual=manual)
 
+    def fire_due(self) -> list[str]:
+        """Fire every started job whose next run is due on volscope's clock; return their keys.
+
+        APScheduler fires by the wall clock, so a replay of past candles starts the scheduler
+        paused and calls this once a second instead. Fires missed in between are coalesced.
+        """
+        scheduler = self._require_scheduler()
+        now = self.clock.now()
+        fired = []
+        for job in scheduler.get_jobs():
+            if not job.id.startswith(JOB_ID_PREFIX) or job.next_run_time is None or job.next_run_time > now:
+                continue
+            key = job.id.removeprefix(JOB_ID_PREFIX)
+            scheduled_at = job.next_run_time
+            scheduler.modify_job(job.id, next_run_time=job.trigger.get_next_fire_time(scheduled_at, now))
+            if self.in_progress(key):
+                self._skip(key, scheduled_at)
+                continue
+            self._launch(key, scheduled_at, manual=False)
+            fired.append(key)
+        return fired
+
     # Running
 
     def _require_scheduler(self) -> AsyncIOScheduler:

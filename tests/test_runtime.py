@@ -130,3 +130,25 @@ async def test_scheduled_run_never_shifts(tmp_path, binance_data):
     assert result.evaluated_open == datetime(2026, 12, 4, 11, tzinfo=UTC)
     assert {record.note for record in result.records} == {"no candle for 11:00"}
     await runtime.stop()
+
+
+async def test_replay_fires_on_replayed_time(tmp_path, binance_data):
+    config = tmp_path / "volscope.toml"
+    config.touch()
+    values = {"store_path": tmp_path / "store.sqlite", "settle_delay": 0, "start_timeframes": "1h",
+              "source": {"kind": "files", "data": str(binance_data)}}
+    settings = load_settings(values, config_path=config, env_file=None).settings
+    runtime = build_runtime(settings, replay_from=datetime(2018, 1, 24, 14, 59, 59, 500000, tzinfo=UTC))
+    events = []
+    runtime.service.subscribe(events.append)
+    await runtime.start()
+
+    deadline = asyncio.get_running_loop().time() + 10
+    while not any(isinstance(event, RunFinished) for event in events):
+        assert asyncio.get_running_loop().time() < deadline, "the replayed 15:00 fire did not run"
+        await asyncio.sleep(0.05)
+
+    result = [event for event in events if isinstance(event, RunFinished)][0].result
+    assert result.scheduled_at == datetime(2018, 1, 24, 15, tzinfo=UTC)
+    assert sorted(record.symbol for record in result.spikes) == ["ADA_BTC", "ETH_BTC", "LTC_BTC"]
+    await runtime.stop()

@@ -259,3 +259,20 @@ def test_latest_fire_on_and_between_fires():
     assert latest_fire(trigger, on_fire + timedelta(minutes=59), timedelta(hours=5)) == on_fire
     assert latest_fire(trigger, on_fire - timedelta(seconds=1), timedelta(hours=5)) == datetime(2026, 1, 1, 4, tzinfo=UTC)
     assert latest_fire(trigger, on_fire - timedelta(seconds=1), timedelta(hours=1)) is None
+
+
+async def test_fire_due_follows_volscope_clock():
+    runs = Runs()
+    clock = FrozenClock(datetime(2018, 1, 24, 14, 59, 50, tzinfo=UTC))
+    service, events = make_service(clock, runs)
+    await service.start(paused=True)
+    service.start_job("1h")
+
+    assert service.fire_due() == []
+    clock.advance(timedelta(hours=2, seconds=20))
+    assert service.fire_due() == ["1h"]
+    await until(lambda: any(isinstance(event, RunFinished) for event in events))
+
+    assert runs.calls == [("1h", datetime(2018, 1, 24, 15, tzinfo=UTC), False)]
+    assert service.info("1h").next_run_at == datetime(2018, 1, 24, 18, tzinfo=UTC)
+    await service.shutdown()

@@ -9,7 +9,7 @@ from typing import Sequence
 
 import platformdirs
 
-from core.cli import EXIT_USAGE, parse, run_command, settings_from
+from core.cli import EXIT_USAGE, UsageError, parse, parse_fire_time, run_command, settings_from
 from core.settings import APP_NAME, SettingsError
 from core.sources.base import SourceConfigError
 from core.store import StoreError
@@ -33,8 +33,9 @@ def open_dashboard(arguments) -> int:
 
     try:
         loaded = settings_from(arguments)
-        runtime = build_runtime(loaded.settings)
-    except (SettingsError, SourceConfigError, StoreError) as error:
+        replay_from = parse_fire_time(arguments.at) if getattr(arguments, "at", None) else None
+        runtime = build_runtime(loaded.settings, replay_from=replay_from)
+    except (SettingsError, SourceConfigError, StoreError, UsageError) as error:
         print(f"volscope: {error}", file=sys.stderr)
         return EXIT_USAGE
     _log_to_file()

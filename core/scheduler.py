@@ -290,8 +290,9 @@ class SchedulerService:
             if not job.id.startswith(JOB_ID_PREFIX) or job.next_run_time is None or job.next_run_time > now:
                 continue
             key = job.id.removeprefix(JOB_ID_PREFIX)
-            scheduled_at = job.next_run_time
-            scheduler.modify_job(job.id, next_run_time=job.trigger.get_next_fire_time(scheduled_at, now))
+            scheduled_at = latest_fire(job.trigger, now, now - job.next_run_time) or job.next_run_time
+            upcoming = job.trigger.get_next_fire_time(None, now + timedelta(microseconds=1))
+            scheduler.modify_job(job.id, next_run_time=upcoming)
             if self.in_progress(key):
                 self._skip(key, scheduled_at)
                 continue

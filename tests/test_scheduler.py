@@ -261,7 +261,7 @@ def test_latest_fire_on_and_between_fires():
     assert latest_fire(trigger, on_fire - timedelta(seconds=1), timedelta(hours=1)) is None
 
 
-async def test_fire_due_follows_volscope_clock():
+async def test_fire_due_coalesces_on_volscope_clock():
     runs = Runs()
     clock = FrozenClock(datetime(2018, 1, 24, 14, 59, 50, tzinfo=UTC))
     service, events = make_service(clock, runs)
@@ -273,6 +273,7 @@ async def test_fire_due_follows_volscope_clock():
     assert service.fire_due() == ["1h"]
     await until(lambda: any(isinstance(event, RunFinished) for event in events))
 
-    assert runs.calls == [("1h", datetime(2018, 1, 24, 15, tzinfo=UTC), False)]
+    assert runs.calls == [("1h", datetime(2018, 1, 24, 17, tzinfo=UTC), False)]
     assert service.info("1h").next_run_at == datetime(2018, 1, 24, 18, tzinfo=UTC)
+    assert service.fire_due() == []
     await service.shutdown()

@@ -27,8 +27,8 @@ log = logging.getLogger(__name__)
 class DeferredSource:
     """A CandleSource that builds the real one on its first call, in a worker thread.
 
-    The source modules import numpy and pandas, which take longer to load than the
-    dashboard's first frame may wait; deferring the build moves that cost to the first run.
+    The demo source's module imports numpy and pandas, which take longer to load than the
+    dashboard's first frame may wait. Deferring the build moves that cost to the first run.
     """
 
     def __init__(self, name: str, is_demo: bool, build: Callable[[], CandleSource]) -> None:
@@ -71,8 +71,8 @@ def make_source(settings: Settings) -> CandleSource:
 
         if settings.source.data is None:
             raise SourceConfigError("source 'files' needs a folder: give --data DIR")
-        # Limitation: the files source is built at once, so a wrong --data stops volscope
-        # before the dashboard opens; the price is that the first frame waits for pandas.
+        # Built at once, so a wrong --data stops volscope before the dashboard opens. This
+        # costs little because the files module imports pandas only when it first reads a file.
         return FilesSource(settings.source.data)
 
     # Settings already bound the seed and symbol count, so the demo source has nothing to

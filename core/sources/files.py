@@ -17,10 +17,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
-import numpy as np
-import pandas as pd
-from pyarrow.lib import ArrowException
-
 from core.sources.base import (
     OHLCV,
     DataQuality,
@@ -29,9 +25,14 @@ from core.sources.base import (
     SourceError,
     candle_frame,
 )
-from core.sources.resample import ResampleError, check_resample, format_minutes, resample_many
 
+# numpy, pandas, pyarrow and the resampler are imported inside the functions that use them:
+# building a FilesSource checks the folder with os and re only, so the dashboard can show its
+# first frame before those libraries load, and the first fetch (in a worker thread) loads them.
 if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
     from core.timeframes import Timeframe
 
 log = logging.getLogger(__name__)
@@ -94,6 +95,8 @@ def read_candle_file(path: Path, base_minutes: int) -> ParsedCandles:
     invalid or off-grid open time), and OSError, ValueError or ArrowException when the
     file itself cannot be read.
     """
+    import pandas as pd
+
     if path.suffix.lower() == ".feather":
         table = pd.read_feather(path)
     else:
@@ -102,6 +105,8 @@ def read_candle_file(path: Path, base_minutes: int) -> ParsedCandles:
 
 
 def _read_csv(path: Path) -> pd.DataFrame:
+    import pandas as pd
+
     with path.open(encoding="utf-8-sig", newline="") as handle:
         first_line = handle.readline().strip()
     if not first_line:
@@ -135,6 +140,9 @@ def _is_number(text: str) -> bool:
 
 
 def _candles_from_table(table: pd.DataFrame, base_minutes: int) -> ParsedCandles:
+    import numpy as np
+    import pandas as pd
+
     columns = {str(column).strip().lower(): column for column in table.columns}
     found = ", ".join(str(column) for column in table.columns)
     time_columns = [name for name in TIME_COLUMNS if name in columns]
@@ -174,6 +182,9 @@ def _epoch_nanoseconds(column: pd.Series) -> np.ndarray:
 
     Datetimes without a zone and ISO-8601 text without an offset are taken as UTC.
     """
+    import numpy as np
+    import pandas as pd
+
     if pd.api.types.is_datetime64_any_dtype(column):
         index = pd.DatetimeIndex(column)
         if index.hasnans:
@@ -203,6 +214,8 @@ def _epoch_numbers_to_nanoseconds(values: np.ndarray) -> np.ndarray:
     Below 1e11 is seconds (until the year 5138), below 1e14 milliseconds, below 1e17
     microseconds (newer Binance dumps), and anything larger nanoseconds.
     """
+    import numpy as np
+
     floats = values.astype(np.float64)
     if not np.isfinite(floats).all():
         raise CandleFileError(f"{int((~np.isfinite(floats)).sum())} rows have no open time")
@@ -229,6 +242,10 @@ def _epoch_numbers_to_nanoseconds(values: np.ndarray) -> np.ndarray:
 
 
 def _check_grid(open_ns: np.ndarray, base_minutes: int) -> None:
+    import pandas as pd
+
+    from core.sources.resample import format_minutes
+
     step = base_minutes * _NANOSECONDS_PER_MINUTE
     off_grid = open_ns % step != 0
     if off_grid.any():
@@ -329,6 +346,8 @@ class FilesSource:
     def _fetch_blocking(
         self, symbols: list[str], target_minutes: int, count: int, until: datetime
     ) -> FetchResult:
+        import pandas as pd
+
         result = FetchResult()
         with self._lock:
             try:
@@ -373,6 +392,8 @@ class FilesSource:
         The base is None when the series is ready: cached, or read at the target
         timeframe itself. Otherwise the entry contains base candles for `_resample`.
         """
+        import pandas as pd
+
         symbol_files = files_by_symbol.get(symbol)
         if not symbol_files:
             available = _list_symbols(files_by_symbol)
@@ -413,6 +434,8 @@ class FilesSource:
         self, pending: dict[int, dict[str, _SeriesEntry]], target_minutes: int
     ) -> dict[str, _SeriesEntry]:
         """Resample base-candle entries, grouped by base timeframe, one vectorised call per base."""
+        from core.sources.resample import resample_many
+
         done: dict[str, _SeriesEntry] = {}
         for base_minutes, entries in pending.items():
             base_candles = {symbol: entry.candles for symbol, entry in entries.items()}
@@ -432,6 +455,8 @@ class FilesSource:
 
     def _parse_cached(self, candle_file: CandleFile, stamp: _FileStamp) -> ParsedCandles | str:
         """Return the parsed file or the failure message, both cached until the file changes."""
+        from pyarrow.lib import ArrowException
+
         cached = self._parsed.get(candle_file.path)
         if cached is not None and cached[0] == stamp:
             return cached[1]
@@ -463,6 +488,8 @@ def _choose_base(symbol: str, bases: list[int], target_minutes: int) -> int:
     A file at the target timeframe needs no resampling, so it comes first. Otherwise the
     coarsest usable base wins because it has the fewest rows to reduce.
     """
+    from core.sources.resample import ResampleError, check_resample, format_minutes
+
     if target_minutes in bases:
         return target_minutes
     usable: list[int] = []
@@ -485,6 +512,8 @@ def _choose_base(symbol: str, bases: list[int], target_minutes: int) -> int:
 
 def _count_gaps(index: pd.DatetimeIndex, interval_minutes: int) -> tuple[int, int]:
     """Return the missing candles between the first and last open time, and the longest run."""
+    import numpy as np
+
     if len(index) < 2:
         return 0, 0
     steps = np.diff(index.as_unit("ns").asi8) // (interval_minutes * _NANOSECONDS_PER_MINUTE)

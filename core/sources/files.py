@@ -26,9 +26,9 @@ from core.sources.base import (
     candle_frame,
 )
 
-# numpy, pandas, pyarrow and the resampler are imported inside the functions that use them:
-# building a FilesSource checks the folder with os and re only, so the dashboard can show its
-# first frame before those libraries load, and the first fetch (in a worker thread) loads them.
+# numpy, pandas, pyarrow and the resampler are imported inside the functions that use them.
+# Building a FilesSource checks the folder with os and re only, so the dashboard's first frame
+# does not wait for those libraries. The first fetch loads them in its worker thread.
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd

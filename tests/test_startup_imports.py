@@ -1,6 +1,6 @@
 """The dashboard's first frame must not wait for numpy, pandas, pyarrow or plotext.
 
-Each check runs in a fresh interpreter, because this test process has long imported them.
+The import checks run in a fresh interpreter, because this test process has long imported them.
 """
 
 from __future__ import annotations

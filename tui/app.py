@@ -7,12 +7,14 @@ for every user action. It computes no analysis and never reads a candle source i
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Iterable
 from zoneinfo import ZoneInfo
 
 from textual import on
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
+from textual.containers import Horizontal
 from textual.markup import escape
 from textual.screen import Screen
 from textual.widgets import Footer
@@ -32,13 +34,30 @@ from core.runtime import Runtime
 from core.scheduler import JobError
 from tui.messages import CoreEvent
 from tui.widgets.header import DashboardHeader
-from tui.widgets.spikes import SpikeTable
+from tui.widgets.overview import SpikeOverview
+from tui.widgets.spikes import SpikeFeed, SpikeTable
 from tui.widgets.timeframes import LastRun, TimeframeTable
 
 log = logging.getLogger(__name__)
 
 SPIKE_ROWS = 200
 """Spikes kept in the table; older ones stay in the store."""
+
+WIDE = 120
+"""Terminal width from which the overview shows by default and the spike feed's keys fit in the Footer."""
+
+
+def shown_when_wide(key: str, action: str, description: str, tooltip: str) -> list[Binding]:
+    """Bind `key` to `action` twice: shown in the Footer on wide screens, hidden on narrow ones.
+
+    At 80 columns the Footer has room only for the job keys, so there these keys are found in
+    the help and the command palette. check_action turns the shown binding off below WIDE
+    columns, and the key then falls through to the hidden one.
+    """
+    return [
+        Binding(key, f"shown_when_wide({action!r})", description, tooltip=tooltip),
+        Binding(key, action, description, tooltip=tooltip, show=False),
+    ]
 
 
 class VolscopeApp(App[int]):
@@ -53,7 +72,14 @@ class VolscopeApp(App[int]):
         Binding("a", "start_all", "Start all", tooltip="Start every stopped timeframe's job"),
         Binding("x", "stop_all", "Stop all", tooltip="Stop every running timeframe's job"),
         Binding("q", "quit", "Quit", tooltip="Stop the scheduler and quit"),
+        *shown_when_wide("s", "cycle_spike_sort", "Sort", "Sort the spikes by time, level, distance or symbol"),
+        *shown_when_wide("t", "cycle_spike_timeframe", "TF", "Show the spikes of every timeframe or of one"),
+        *shown_when_wide("slash", "filter_spikes", "Filter", "Filter the spikes by symbol as you type"),
+        *shown_when_wide("o", "toggle_overview", "Overview", "Show or hide the overview of every symbol's latest level"),
     ]
+    FEED_ACTIONS = {"cycle_spike_sort", "cycle_spike_timeframe", "filter_spikes", "toggle_overview"}
+
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (WIDE, "-wide")]
 
     def __init__(self, runtime: Runtime, *, start_paused: bool = False) -> None:
         super().__init__()
@@ -67,9 +93,14 @@ class VolscopeApp(App[int]):
         timeframes = TimeframeTable(self.display_zone, id="timeframes")
         timeframes.border_title = "Timeframes"
         yield timeframes
-        spikes = SpikeTable(self.display_zone, max_rows=SPIKE_ROWS, id="spikes")
-        spikes.border_title = "Spikes"
-        yield spikes
+        with Horizontal(id="lower"):
+            timeframe_keys = self.runtime.registry.keys()
+            spikes = SpikeTable(self.display_zone, max_rows=SPIKE_ROWS, timeframes=timeframe_keys, id="spikes")
+            yield SpikeFeed(spikes, id="spike-feed")
+            overview = SpikeOverview(timeframe_keys, id="overview")
+            overview.border_title = "Latest level"
+            overview.border_subtitle = "small: earlier"
+            yield overview
         yield Footer()
 
     @property
@@ -81,6 +112,14 @@ class VolscopeApp(App[int]):
         return self.query_one("#spikes", SpikeTable)
 
     @property
+    def spike_feed(self) -> SpikeFeed:
+        return self.query_one("#spike-feed", SpikeFeed)
+
+    @property
+    def overview(self) -> SpikeOverview:
+        return self.query_one("#overview", SpikeOverview)
+
+    @property
     def header(self) -> DashboardHeader:
         return self.query_one(DashboardHeader)
 
@@ -89,7 +128,7 @@ class VolscopeApp(App[int]):
     def on_mount(self) -> None:
         self.header.show_time(self.runtime.clock.now())
         if self.runtime.store is not None:
-            self._show_spikes(self.runtime.store.spikes(limit=SPIKE_ROWS))
+            self._show_spikes(self.runtime.store.spikes(limit=SPIKE_ROWS), self._stored_evaluated_opens())
         self.timeframe_table.focus()
 
         self.runtime.service.subscribe(self._post_core_event)
@@ -132,6 +171,16 @@ class VolscopeApp(App[int]):
             if rows:
                 last_runs[timeframe.key] = LastRun.from_stored(rows[0], timeframe.interval)
         return last_runs
+
+    def _stored_evaluated_opens(self) -> dict[str, datetime]:
+        """Return the candle each timeframe's newest stored ok run evaluated, for the overview."""
+        evaluated = {}
+        for timeframe in self.runtime.registry:
+            for row in self.runtime.store.runs(timeframe.key, limit=5):
+                if row.status == "ok" and row.evaluated_open is not None:
+                    evaluated[timeframe.key] = row.evaluated_open
+                    break
+        return evaluated
 
     # The once-a-second tick
 
@@ -179,7 +228,7 @@ class VolscopeApp(App[int]):
     def _run_finished(self, event: RunFinished) -> None:
         result = event.result
         spikes = result.spikes
-        self._show_spikes(spikes)
+        self._show_spikes(result.records, {event.timeframe: result.evaluated_open})
 
         if result.failures:
             failed = ", ".join(sorted(result.failures))
@@ -194,10 +243,11 @@ class VolscopeApp(App[int]):
         if self.runtime.settings.bell_on_high and any(record.level is Level.HIGH for record in spikes):
             self.bell()
 
-    def _show_spikes(self, records: Iterable[SpikeRecord]) -> None:
-        table = self.spike_table
-        table.show_spikes(records)
-        table.border_subtitle = f"{table.row_count} shown" if table.row_count else "none yet"
+    def _show_spikes(self, records: Iterable[SpikeRecord], evaluated: dict[str, datetime]) -> None:
+        """Show the records' spikes in the feed and the overview; `evaluated` maps timeframes to run candles."""
+        records = list(records)
+        self.spike_feed.show_spikes(records)
+        self.overview.show_records(records, evaluated)
 
     # Actions
 
@@ -237,6 +287,36 @@ class VolscopeApp(App[int]):
         if not stopped:
             self.notify("No timeframe's job is running.")
 
+    # The spike feed and the overview
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "shown_when_wide":
+            return self.screen.has_class("-wide") and self._on_main_screen()
+        if action in self.FEED_ACTIONS:
+            return self._on_main_screen()
+        return True
+
+    def _on_main_screen(self) -> bool:
+        return len(self.screen_stack) == 1
+
+    async def action_shown_when_wide(self, action: str) -> None:
+        await self.run_action(action)
+
+    def action_cycle_spike_sort(self) -> None:
+        """Sort the spikes by the next order: time, level, distance, symbol, then time again."""
+        self.spike_feed.cycle_sort()
+
+    def action_cycle_spike_timeframe(self) -> None:
+        """Show the spikes of the next timeframe: every one, then each timeframe key, then every one again."""
+        self.spike_feed.cycle_timeframe_filter()
+
+    def action_filter_spikes(self) -> None:
+        self.spike_feed.open_filter()
+
+    def action_toggle_overview(self) -> None:
+        """Flip the overview from its default for this width: hidden when narrow, shown when wide."""
+        self.query_one("#lower").toggle_class("-overview-flipped")
+
     def _warn(self, error: JobError) -> None:
         log.warning("job action rejected: %s", error)
         self.notify(escape(str(error)), severity="warning")
@@ -247,3 +327,7 @@ class VolscopeApp(App[int]):
         yield SystemCommand("Run now", "Run the selected timeframe once now", self.action_run_now)
         yield SystemCommand("Start all", "Start every stopped timeframe's job", self.action_start_all)
         yield SystemCommand("Stop all", "Stop every running timeframe's job", self.action_stop_all)
+        yield SystemCommand("Sort spikes", "Sort the spikes by the next order: time, level, distance, symbol", self.action_cycle_spike_sort)
+        yield SystemCommand("Filter spikes by timeframe", "Show the spikes of every timeframe or of the next one", self.action_cycle_spike_timeframe)
+        yield SystemCommand("Filter spikes by symbol", "Type part of a symbol to show only its spikes", self.action_filter_spikes)
+        yield SystemCommand("Show/hide overview", "The latest level of every symbol in every timeframe", self.action_toggle_overview)

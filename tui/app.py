@@ -17,7 +17,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.markup import escape
 from textual.screen import Screen
-from textual.widgets import Footer
+from textual.widgets import DataTable, Footer
 
 from core.analysis.records import Level, SpikeRecord
 from core.events import (
@@ -32,6 +32,8 @@ from core.events import (
 )
 from core.runtime import Runtime
 from core.scheduler import JobError
+from tui.commands import VolscopeCommands
+from tui.formatting import format_close_time, format_distance, format_ratio
 from tui.messages import CoreEvent
 from tui.widgets.header import DashboardHeader
 from tui.widgets.overview import SpikeOverview
@@ -66,11 +68,17 @@ class VolscopeApp(App[int]):
     CSS_PATH = "app.tcss"
     TITLE = "volscope"
 
+    # The palette lists every action by name; the deeper screens load only when opened.
+    COMMANDS = App.COMMANDS | {VolscopeCommands}
+
     BINDINGS = [
         Binding("space", "toggle_job", "Start/stop", tooltip="Start or stop the selected timeframe's job"),
         Binding("r", "run_now", "Run now", tooltip="Run the selected timeframe once now"),
         Binding("a", "start_all", "Start all", tooltip="Start every stopped timeframe's job"),
         Binding("x", "stop_all", "Stop all", tooltip="Stop every running timeframe's job"),
+        Binding("enter", "open_spike", "Details", show=False, tooltip="Open the selected spike's fields, run and chart"),
+        Binding("h", "history", "History", tooltip="Open the run history of every timeframe"),
+        Binding("question_mark", "help", "Keys", key_display="?", tooltip="Show every key and what it does"),
         Binding("q", "quit", "Quit", tooltip="Stop the scheduler and quit"),
         *shown_when_wide("s", "cycle_spike_sort", "Sort", "Sort the spikes by time, level, distance or symbol"),
         *shown_when_wide("t", "cycle_spike_timeframe", "TF", "Show the spikes of every timeframe or of one"),
@@ -240,7 +248,18 @@ class VolscopeApp(App[int]):
         if result.manual:
             found = f"{len(spikes)} spike" if len(spikes) == 1 else f"{len(spikes)} spikes"
             self.notify(f"{found} in {len(result.records)} symbols", title=f"{event.timeframe} run finished")
-        if self.runtime.settings.bell_on_high and any(record.level is Level.HIGH for record in spikes):
+        high = [record for record in spikes if record.level is Level.HIGH]
+        for record in high:
+            self.notify(
+                escape(
+                    f"{record.symbol}: volume {format_distance(record.distance, record.method)} above its baseline"
+                    f" ({format_ratio(record.ratio)} the mean), candle closed"
+                    f" {format_close_time(record.close_time, self.display_zone)}"
+                ),
+                title=f"High spike on {event.timeframe}",
+                severity="warning",
+            )
+        if self.runtime.settings.bell_on_high and high:
             self.bell()
 
     def _show_spikes(self, records: Iterable[SpikeRecord], evaluated: dict[str, datetime]) -> None:
@@ -286,6 +305,43 @@ class VolscopeApp(App[int]):
             return
         if not stopped:
             self.notify("No timeframe's job is running.")
+
+    # Deeper views
+
+    def action_history(self) -> None:
+        from tui.screens.history import HistoryScreen
+
+        self.push_screen(HistoryScreen(self.runtime, self.timeframe_table.selected_key))
+
+    def action_help(self) -> None:
+        from tui.screens.help import HelpScreen
+
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def action_open_spike(self) -> None:
+        """Open the detail of the spike under the spike table's cursor."""
+        table = self.spike_table
+        if not table.row_count:
+            return
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        try:
+            record = table.record(key)
+        except KeyError:
+            return
+        from tui.screens.spike_detail import SpikeDetailScreen
+
+        self.push_screen(SpikeDetailScreen(self.runtime, record))
+
+    @on(DataTable.RowSelected, "#spikes")
+    def _spike_selected(self) -> None:
+        self.action_open_spike()
+
+    def open_chart(self, symbol: str, timeframe: str) -> None:
+        """Open the chart of `symbol` on `timeframe` up to now."""
+        from tui.screens.spike_detail import ChartScreen
+
+        self.push_screen(ChartScreen(self.runtime, symbol, timeframe))
 
     # The spike feed and the overview
 

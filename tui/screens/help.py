@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
+from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 from textual.app import App, ComposeResult
@@ -53,17 +54,21 @@ def _row(app: App, binding: Binding) -> tuple[str, str]:
     return app.get_key_display(binding), what
 
 
-def _sections_table(sections: list[tuple[str, list[tuple[str, str]]]]) -> Table:
-    table = Table.grid(padding=(0, 2))
-    table.add_column(no_wrap=True, style="bold", min_width=8)
-    table.add_column()
+def _sections_table(sections: list[tuple[str, list[tuple[str, str]]]]) -> Group:
+    # The key column is as wide as the longest key of any section, so the sections line up.
+    key_width = max((len(key) for _, rows in sections for key, _ in rows), default=1)
+    parts: list[Text | Table] = []
     for index, (title, rows) in enumerate(sections):
-        if index:
-            table.add_row("", "")
-        table.add_row(Text(title, style="bold underline"), "")
+        parts.append(Text(title, style="bold underline"))
+        table = Table.grid(padding=(0, 2))
+        table.add_column(no_wrap=True, style="bold", width=key_width)
+        table.add_column()
         for key, what in rows:
             table.add_row(Text(key), Text(what))
-    return table
+        parts.append(table)
+        if index < len(sections) - 1:
+            parts.append(Text(""))
+    return Group(*parts)
 
 
 class HelpScreen(ModalScreen[None]):
@@ -79,7 +84,7 @@ class HelpScreen(ModalScreen[None]):
         align: center middle;
 
         #help-dialog {
-            width: auto;
+            width: 76;
             max-width: 100%;
             height: auto;
             max-height: 100%;
@@ -89,7 +94,8 @@ class HelpScreen(ModalScreen[None]):
             padding: 0 1;
         }
         #help-keys {
-            width: auto;
+            width: 100%;
+            height: auto;
         }
     }
     """

@@ -119,11 +119,11 @@ class ChartScreen(ModalScreen[None]):
     def compose_details(self) -> ComposeResult:
         return iter(())
 
-    def on_mount(self) -> None:
+    async def on_mount(self) -> None:
         from tui.widgets.spike_chart import SpikeChart
 
-        daily = self._is_daily()
-        self.query_one("#chart-dialog").mount(SpikeChart(self.display_zone, daily=daily, id="chart"))
+        chart = SpikeChart(self.display_zone, daily=self._is_daily(), id="chart")
+        await self.query_one("#chart-dialog").mount(chart)
         self.load_chart()
 
     def _is_daily(self) -> bool:

@@ -137,6 +137,8 @@ class SpikeChart(Vertical):
         super().__init__(**kwargs)
         self.display_zone = display_zone
         self.data = data
+        self.error: str | None = None
+        """Why the data could not be loaded; shown in place of the chart until new data comes."""
         self.daily = daily
         """Label the time axis with dates instead of times of day (timeframes of a day or more)."""
 
@@ -154,6 +156,7 @@ class SpikeChart(Vertical):
     def show_data(self, data: ChartData | None, daily: bool | None = None) -> None:
         """Replace the chart's data and redraw; None shows the loading placeholder."""
         self.data = data
+        self.error = None
         if daily is not None:
             self.daily = daily
         if self.is_mounted:
@@ -162,8 +165,9 @@ class SpikeChart(Vertical):
     def show_error(self, message: str) -> None:
         """Show `message` in place of the chart, for a symbol whose candles cannot be read."""
         self.data = None
-        self._set_placeholder(message)
-        self.query_one("#chart-caption", Static).update("")
+        self.error = message
+        if self.is_mounted:
+            self._draw()
 
     @property
     def placeholder(self) -> str | None:
@@ -195,7 +199,7 @@ class SpikeChart(Vertical):
 
     def _draw(self) -> None:
         data = self.data
-        message = placeholder_text(data)
+        message = self.error or placeholder_text(data)
         self._set_placeholder(message)
         if message is not None:
             self.query_one("#chart-caption", Static).update("")

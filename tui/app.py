@@ -370,8 +370,11 @@ class VolscopeApp(App[int]):
         self.spike_feed.open_filter()
 
     def action_toggle_overview(self) -> None:
-        """Flip the overview from its default for this width: hidden when narrow, shown when wide."""
-        self.query_one("#lower").toggle_class("-overview-flipped")
+        """Hide the overview if shown, else show it; the choice then holds at every width."""
+        shown = self.overview.display
+        lower = self.query_one("#lower")
+        lower.set_class(not shown, "-overview-shown")
+        lower.set_class(shown, "-overview-hidden")
 
     def _warn(self, error: JobError) -> None:
         log.warning("job action rejected: %s", error)

@@ -268,16 +268,29 @@ async def test_overview_hidden_at_80_columns_until_toggled(tmp_path):
         assert used <= timeframes.size.width
         assert overview.cell_text("NEAR/USDT", "1h") == "H"
 
-        await pilot.press("o")
-        assert not overview.display
-
-        # At 160 columns the overview shows without a key press, and o hides it.
+        # The choice holds when the terminal grows, and o hides it again at any width.
         await pilot.resize_terminal(*WIDE)
         await pilot.pause()
         assert app.screen.has_class("-wide")
         assert overview.display
         await pilot.press("o")
         assert not overview.display
+        await pilot.resize_terminal(*NARROW)
+        await pilot.pause()
+        assert not overview.display
+
+
+async def test_overview_shown_by_default_when_wide(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=WIDE) as pilot:
+        await wait_until_started(pilot)
+        assert app.overview.display
+        assert app.overview.symbols() == []
+
+        # Without a choice made, the overview follows the width.
+        await pilot.resize_terminal(*NARROW)
+        await pilot.pause()
+        assert not app.overview.display
 
 
 async def test_feed_keys_in_footer_only_when_wide(tmp_path):

@@ -114,7 +114,7 @@ def evaluate_panel(
     rows = np.flatnonzero(evaluated)
     positions = packed.counts[rows] - 1
 
-    gain, loss = _wilder_averages(packed.close, params.rsi_period)
+    gain, loss = _wilder_last(packed.close, rows, positions, params.rsi_period)
     mean, std = _sigma_stats(packed.volume, rows, positions, params.lookback)
     result = _judge(
         packed.volume, rows, positions, params,
@@ -123,7 +123,7 @@ def evaluate_panel(
         open_=packed.open[rows, positions],
         mean=mean,
         std=std,
-        rsi=_rsi(gain[rows, positions], loss[rows, positions]),
+        rsi=_rsi(gain, loss),
     )
     return _scatter(result, (symbols,), rows)
 
@@ -156,7 +156,8 @@ def evaluate_panel_history(
         open_=packed.open,
         mean=mean,
         std=std,
-        rsi=_rsi(gain, loss),
+        # One transposed copy of the RSI, not two of the time-major averages.
+        rsi=np.ascontiguousarray(_rsi(gain, loss).T),
     )
     if packed.gapless:
         return result
@@ -228,41 +229,123 @@ def _pack_left(present: np.ndarray, volume, close, open_) -> _Packed:
 
 # --- RSI -----------------------------------------------------------------------------
 
+# Wilder's averages come from the linear recurrence y[t] = a·y[t−1] + u[t], run in fixed
+# blocks of this many steps counted from packed column 0 (see `_block_recurrence`).
+_RECURRENCE_BLOCK = 64
+
+
+def _wilder_inputs(close: np.ndarray, period: int) -> np.ndarray:
+    """Return the recurrence input u, time-major: shape (whole blocks, 2 × symbols).
+
+    Column i < symbols holds the gains of packed row i and column symbols + i its losses,
+    so that each recurrence step reads one contiguous row. u[t] is 0 before `period`, the
+    seed (simple mean of the first `period` moves) at `period`, and move / period after
+    it; NaN after a row's end and 0 in the padding rows. The caller ensures
+    width > period.
+    """
+    symbols, width = close.shape
+    size = _RECURRENCE_BLOCK
+    inputs = np.empty((-(-width // size) * size, 2 * symbols))
+    inputs[width:] = 0.0
+
+    # np.maximum keeps NaN, so the steps after a row's end stay NaN.
+    # Differencing along the contiguous axis and transposing once is faster than
+    # differencing transposed views.
+    gains, losses = inputs[1:width, :symbols], inputs[1:width, symbols:]
+    gains[...] = np.diff(close, axis=1).T
+    np.negative(gains, out=losses)
+    np.maximum(gains, 0.0, out=gains)
+    np.maximum(losses, 0.0, out=losses)
+
+    seed = inputs[1].copy()
+    for step in range(2, period + 1):
+        seed += inputs[step]
+    seed /= period
+    inputs[period + 1 : width] /= period
+    inputs[:period] = 0.0
+    inputs[period] = seed
+    return inputs
+
+
+def _block_recurrence(inputs: np.ndarray, decay: float) -> np.ndarray:
+    """Run y[t] = decay·y[t−1] + u[t] inside each block of `inputs`, in place, and return
+    each block's carry: the value y had just before the block starts.
+
+    `inputs` is time-major with whole blocks, as `_wilder_inputs` makes it. The full
+    value at row t of block b is then local[t] + decay^(t − b·64 + 1) · carry[b]. That is
+    about 64 + blocks NumPy calls instead of one per step, and because blocks are counted
+    from row 0, a row's value does not depend on how many rows follow it.
+    """
+    size = _RECURRENCE_BLOCK
+    lanes = inputs.shape[1]
+    local = inputs.reshape(-1, size, lanes)
+    for offset in range(1, size):
+        local[:, offset] += decay * local[:, offset - 1]
+
+    carry = np.zeros((len(local), lanes))
+    block_decay = decay**size
+    for block in range(1, len(local)):
+        carry[block] = block_decay * carry[block - 1] + local[block - 1, -1]
+    return carry
+
+
+def _carry_powers(decay: float) -> np.ndarray:
+    """decay^(offset + 1) for each offset in a block, the weight of the carry there."""
+    return decay ** np.arange(1, _RECURRENCE_BLOCK + 1)
+
 
 def _wilder_averages(close: np.ndarray, period: int) -> tuple[np.ndarray, np.ndarray]:
-    """Wilder's average gain and loss along each packed row; NaN before column `period`
-    and after a row's end.
+    """Wilder's average gain and loss at every packed column, time-major: two arrays of
+    shape (candles, symbols), NaN before column `period` and after a row's end.
 
     The first average is the simple mean of the first `period` gains (losses); each later
-    one is (previous × (period − 1) + current) / period, computed as the linear recurrence
-    y[t] = a·y[t−1] + u[t] by `_linear_recurrence`.
+    one is (previous × (period − 1) + current) / period.
     """
     symbols, width = close.shape
     if width <= period:
-        empty = np.full((symbols, width), np.nan)
+        empty = np.full((width, symbols), np.nan)
         return empty, empty
 
-    # Gains in the top half of the rows, losses in the bottom half.
-    change = np.diff(close, axis=1)
-    moves = np.empty((2 * symbols, width))
-    moves[:, 0] = 0.0
-    # np.maximum keeps NaN, so the steps after a row's end stay NaN.
-    np.maximum(change, 0.0, out=moves[:symbols, 1:])
-    np.negative(change, out=change)
-    np.maximum(change, 0.0, out=moves[symbols:, 1:])
+    decay = (period - 1) / period
+    inputs = _wilder_inputs(close, period)
+    carry = _block_recurrence(inputs, decay)
+    local = inputs.reshape(len(carry), _RECURRENCE_BLOCK, -1)
+    for offset, power in enumerate(_carry_powers(decay)):
+        local[:, offset] += power * carry
+    averages = inputs[:width]
+    averages[:period] = np.nan
+    return averages[:, :symbols], averages[:, symbols:]
 
-    seed = moves[:, 1].copy()
-    for step in range(2, period + 1):
-        seed += moves[:, step]
-    seed /= period
 
-    inputs = moves
-    inputs /= period
-    inputs[:, :period] = 0.0
-    inputs[:, period] = seed
-    averages = _linear_recurrence(inputs, (period - 1) / period)
-    averages[:, :period] = np.nan
-    return averages[:symbols], averages[symbols:]
+def _wilder_last(
+    close: np.ndarray, rows: np.ndarray, positions: np.ndarray, period: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Wilder's average gain and loss at the packed cells (rows, positions) only, with the
+    same bits as `_wilder_averages` gives there.
+
+    The in-block recurrence still runs over every block, because each block's last value
+    feeds the carries, but the carries are combined with the one cell per row that is
+    asked for instead of with every cell.
+    """
+    symbols, width = close.shape
+    if width <= period:
+        empty = np.full(len(rows), np.nan)
+        return empty, empty
+
+    decay = (period - 1) / period
+    inputs = _wilder_inputs(close, period)
+    carry = _block_recurrence(inputs, decay)
+
+    blocks, offsets = np.divmod(positions, _RECURRENCE_BLOCK)
+    weights = _carry_powers(decay)[offsets]
+    averages = []
+    for lanes in (rows, rows + symbols):
+        averages.append(inputs[positions, lanes] + weights * carry[blocks, lanes])
+    gain, loss = averages
+    settled = positions >= period
+    gain[~settled] = np.nan
+    loss[~settled] = np.nan
+    return gain, loss
 
 
 def _rsi(gain: np.ndarray, loss: np.ndarray) -> np.ndarray:
@@ -272,39 +355,6 @@ def _rsi(gain: np.ndarray, loss: np.ndarray) -> np.ndarray:
     # Both averages zero: no movement at all, which reads as the midpoint.
     rsi[total == 0] = 50.0
     return rsi
-
-
-_RECURRENCE_BLOCK = 64
-
-
-def _linear_recurrence(inputs: np.ndarray, decay: float) -> np.ndarray:
-    """Return y with y[:, t] = decay·y[:, t−1] + inputs[:, t] along axis 1, y[:, −1] = 0.
-
-    The rows are cut into fixed blocks of 64 steps: a loop over the 64 offsets runs every
-    block at once from zero, a loop over the blocks carries each block's last value into
-    the next, and one pass adds decay^(i+1) × carry. That is about 64 + width/64 NumPy
-    calls instead of one per step. The blocks are counted from column 0, so a column's
-    value does not depend on how many columns follow it.
-    """
-    lanes, steps = inputs.shape
-    size = _RECURRENCE_BLOCK
-    blocks = -(-steps // size)
-    # Time-major inside, so that each step of the offset loop reads one contiguous slab.
-    padded = np.zeros((blocks * size, lanes))
-    padded[:steps] = inputs.T
-    local = padded.reshape(blocks, size, lanes)
-
-    for offset in range(1, size):
-        local[:, offset] += decay * local[:, offset - 1]
-
-    carry = np.zeros((blocks, lanes))
-    block_decay = decay**size
-    for block in range(1, blocks):
-        carry[block] = block_decay * carry[block - 1] + local[block - 1, -1]
-
-    powers = decay ** np.arange(1, size + 1)
-    local += powers[None, :, None] * carry[:, None, :]
-    return padded[:steps].T
 
 
 # --- baseline statistics ---------------------------------------------------------------

@@ -37,6 +37,10 @@ normally traded candle by about 0.1 %."""
 # (Σ(x − mean)²). Above it the relative error of σ stays below about 1e-11.
 _TWO_PASS_FRACTION = 1e-2
 
+# Windows whose mean square is below this also go two-pass: every square that matters to
+# 1e-11 relative precision is then a normal double.
+_SMALL_MEAN_SQUARE = 1e-250
+
 # Windows gathered at once for medians and two-pass variances, to bound temporary memory
 # (a chunk of 65,536 windows of 25 candles is 13 MB).
 _WINDOW_CHUNK = 65_536
@@ -447,7 +451,16 @@ def _all_sigma_stats(volume: np.ndarray, length: int):
 def _finish_sigma(volume, rows, positions, length, sums, squares_sums):
     mean = sums / length
     variance = (squares_sums - sums * mean) / (length - 1)
-    imprecise = variance <= _TWO_PASS_FRACTION * (squares_sums / length)
+    mean_square = squares_sums / length
+    # x² loses precision below the smallest normal double (about 2e-308) and overflows
+    # above about 1e308, so windows of tiny or huge volumes go two-pass as well. NaN
+    # windows (too few candles, or past a row's end) fail every test and stay NaN.
+    imprecise = (
+        (variance <= _TWO_PASS_FRACTION * mean_square)
+        | (mean_square < _SMALL_MEAN_SQUARE)
+        | (mean_square == np.inf)
+    )
+    std = np.sqrt(np.maximum(variance, 0.0))
     if imprecise.any():
         chosen_rows, chosen_positions = rows[imprecise], positions[imprecise]
         exact = np.empty(len(chosen_rows))
@@ -455,10 +468,15 @@ def _finish_sigma(volume, rows, positions, length, sums, squares_sums):
         for part in _chunks(len(chosen_rows)):
             windows = _gather_windows(volume, chosen_rows[part], chosen_positions[part], length)
             deviations = windows - chosen_mean[part, None]
+            # Scaling by a power of two is exact and keeps the squares away from
+            # underflow and overflow; σ is scaled back after the square root.
+            _, exponent = np.frexp(np.abs(deviations).max(axis=1))
+            deviations = np.ldexp(deviations, -exponent[:, None])
             squares = deviations * deviations
-            exact[part] = _window_sums(squares, chosen_positions[part]) / (length - 1)
-        variance[imprecise] = exact
-    return mean, np.sqrt(np.maximum(variance, 0.0))
+            scaled = np.sqrt(_window_sums(squares, chosen_positions[part]) / (length - 1))
+            exact[part] = np.ldexp(scaled, exponent)
+        std[imprecise] = exact
+    return mean, std
 
 
 def _median_stats(volume: np.ndarray, rows, positions, length, mean, use_log: bool):

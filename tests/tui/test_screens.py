@@ -203,7 +203,7 @@ async def test_h_opens_history(tmp_path):
         assert history.timeframe == "1h"
         rows = [history.table.get_row_at(index) for index in range(history.table.row_count)]
         assert [str(row[2]) for row in rows] == ["failed", "ok"]
-        assert str(rows[0][0]) == "2024-03-02 04:30"
+        assert str(rows[0][0]) == "03-02 04:30"
         assert str(rows[0][1]).strip() == "2.0s"
         assert str(rows[1][5]).strip() == "1"
         assert str(rows[0][6]) == "RuntimeError: feed said [bold]no[/] and [red]closed[/red] the socket"

@@ -10,7 +10,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.screen import ModalScreen, Screen
+from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Static, Tab, Tabs
 
 from tui.formatting import NO_VALUE, format_duration
@@ -23,7 +23,7 @@ HISTORY_ROWS = 200
 """Runs listed per timeframe; older ones stay in the store."""
 
 _COLUMNS: tuple[tuple[str, str, int | None], ...] = (
-    ("scheduled", "Scheduled", len("2024-12-31 23:59")),
+    ("scheduled", "Scheduled", len("12-31 23:59")),
     ("took", "Took", len("10m00s")),
     ("status", "Status", len("skipped")),
     ("ok", "OK", 4),
@@ -43,7 +43,7 @@ def run_cells(run: RunRow, zone: tzinfo) -> dict[str, Text]:
     if len(error) > _ERROR_PREVIEW:
         error = error[: _ERROR_PREVIEW - 1] + "…"
     return {
-        "scheduled": Text(run.scheduled_at.astimezone(zone).strftime("%Y-%m-%d %H:%M")),
+        "scheduled": Text(run.scheduled_at.astimezone(zone).strftime("%m-%d %H:%M")),
         "took": Text(format_duration(run.duration), justify="right"),
         "status": status,
         "ok": Text(str(run.symbols_ok), justify="right"),
@@ -96,8 +96,11 @@ class ErrorScreen(ModalScreen[None]):
         self.dismiss(None)
 
 
-class HistoryScreen(Screen[None]):
-    """Past runs of one timeframe at a time; tabs or left/right switch the timeframe."""
+class HistoryScreen(ModalScreen[None]):
+    """Past runs of one timeframe at a time; tabs or left/right switch the timeframe.
+
+    Modal, so the dashboard's job keys do not act, or show in the Footer, while it is open.
+    """
 
     BINDINGS = [
         Binding("escape", "close", "Close", tooltip="Back to the dashboard"),
@@ -108,6 +111,8 @@ class HistoryScreen(Screen[None]):
 
     DEFAULT_CSS = """
     HistoryScreen {
+        background: $background;
+
         #history-title {
             height: 1;
             background: $panel;

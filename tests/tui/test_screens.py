@@ -176,6 +176,23 @@ async def test_chart_redraws_with_new_data():
         assert chart.placeholder == "No data: one closed candle is not enough for a chart"
 
 
+async def test_chart_single_spike_bars_are_narrow():
+    from tui.widgets.spike_chart import SpikeChart
+
+    volumes = [10.0] * 20
+    chart_bars = list(bars(volumes))
+    for index, volume, level in ((0, 100.0, Level.HIGH), (8, 50.0, Level.LOW), (19, 100.0, Level.HIGH)):
+        chart_bars[index] = ChartBar(chart_bars[index].open_time, volume, 18.0, 10.0, (40.0, 60.0, 80.0), level)
+    app = ChartApp(ChartData("A/USDT", "1h", "sigma", tuple(chart_bars)))
+    async with app.run_test(size=(60, 20)) as pilot:
+        await pilot.pause()
+        assert app.query_one(SpikeChart).placeholder is None
+        top_row = next(line for line in screen_text(app).splitlines() if line.lstrip().startswith("100┤"))
+        # Only the two high bars reach the top, and one bar of twenty on about 55 columns
+        # is two or three cells wide.
+        assert 2 <= top_row.count("█") <= 6
+
+
 def test_chart_not_imported_at_start():
     code = "import sys, tui.app; print(sorted(m for m in ('plotext', 'textual_plotext', 'pandas') if m in sys.modules))"
     output = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, check=True)

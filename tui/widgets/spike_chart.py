@@ -76,6 +76,18 @@ def time_ticks(open_times: list[datetime], zone: tzinfo, daily: bool) -> tuple[l
     return positions, [open_times[index].astimezone(zone).strftime(pattern) for index in positions]
 
 
+def _series_bar_width(positions: list[int]) -> float:
+    """Return the plotext bar width that draws every bar of a series _BAR_WIDTH candles wide.
+
+    plotext 5.3 scales a series' bar width by the mean spacing of its x values, so two
+    spikes far apart in one series would otherwise be drawn as wide as the gap between them.
+    """
+    if len(positions) < 2:
+        return _BAR_WIDTH
+    mean_spacing = (positions[-1] - positions[0]) / (len(positions) - 1)
+    return _BAR_WIDTH / mean_spacing
+
+
 def _ticks(low: float, high: float, pattern: str) -> list[tuple[float, str]]:
     """Three y-axis ticks from `low` to `high`, labelled with `pattern`; one when they are equal."""
     if high <= low:
@@ -243,13 +255,14 @@ class SpikeChart(Vertical):
     def _plot_volume(self, plt, data: ChartData, divisor: float) -> None:
         groups: dict[Level | None, tuple[list[int], list[float]]] = {}
         for index, bar in enumerate(data.bars):
-            xs, ys = groups.setdefault(bar.level, ([], []))
-            xs.append(index)
-            ys.append(bar.volume / divisor)
+            positions, heights = groups.setdefault(bar.level, ([], []))
+            positions.append(index)
+            heights.append(bar.volume / divisor)
         for level in (None, Level.LOW, Level.MEDIUM, Level.HIGH):
             if level in groups:
-                xs, ys = groups[level]
-                plt.bar(xs, ys, color=self._colour("volume" if level is None else level.value), width=_BAR_WIDTH)
+                positions, heights = groups[level]
+                colour = self._colour("volume" if level is None else level.value)
+                plt.bar(positions, heights, color=colour, width=_series_bar_width(positions))
 
         mean, thresholds = data.latest_baseline
         if mean is not None:

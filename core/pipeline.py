@@ -42,8 +42,6 @@ class RunPipeline:
 
     async def run(self, timeframe: Timeframe, fired_at: datetime, manual: bool = False) -> RunResult:
         """Evaluate the newest candle of every watched symbol that closed at or before `fired_at`."""
-        from core.analysis.engine import evaluate_last
-
         started_at = self.clock.now()
         evaluated_open = timeframe.evaluated_open(fired_at)
         params = self.params_for(timeframe.key)
@@ -56,7 +54,7 @@ class RunPipeline:
 
         if manual:
             evaluated_open = _newest_in_data(fetched.candles, evaluated_open)
-        records = await run_in_thread(evaluate_last, fetched.candles, timeframe, evaluated_open, params)
+        records = await run_in_thread(_evaluate_last, fetched.candles, timeframe, evaluated_open, params)
         return RunResult(
             timeframe=timeframe.key,
             scheduled_at=fired_at,
@@ -83,3 +81,11 @@ def _newest_in_data(candles: dict, evaluated_open: datetime) -> datetime:
         return evaluated_open
     latest = max(newest).to_pydatetime()
     return min(latest, evaluated_open)
+
+
+def _evaluate_last(candles: dict, timeframe: Timeframe, evaluated_open: datetime, params: DetectionParams) -> list:
+    # Imported in the worker thread: the engine loads numpy and pandas, and the first run
+    # would otherwise block the event loop, and with it the dashboard, while they load.
+    from core.analysis.engine import evaluate_last
+
+    return evaluate_last(candles, timeframe, evaluated_open, params)

@@ -360,6 +360,8 @@ def main() -> int:
                 time.sleep(memory_at - time.time())
             rss = status_mib(child.pid, "VmRSS")
             peak_rss = status_mib(child.pid, "VmHWM")
+            anonymous_rss = status_mib(child.pid, "RssAnon")
+            file_rss = status_mib(child.pid, "RssFile")
             minutes_alive = (time.time() - wall_started) / 60
         finally:
             stop(child)
@@ -377,6 +379,7 @@ def main() -> int:
     print(f"  all four timeframes counting down{note}; terminal output {output_rate:.0f} bytes/s")
     print(f"resident memory after {minutes_alive:.1f} min: VmRSS {rss:.1f} MiB, peak VmHWM {peak_rss:.1f} MiB "
           f"(target <= {MEMORY_TARGET_MIB:.0f} MiB) {verdict(rss <= MEMORY_TARGET_MIB)}")
+    print(f"  of which RssAnon {anonymous_rss:.1f} MiB (heap) and RssFile {file_rss:.1f} MiB (mapped libraries)")
     return 0
 
 

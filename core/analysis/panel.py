@@ -144,7 +144,6 @@ def evaluate_panel_history(
     volume, close, open_ = _check_panel(volume, close, open_)
     check_params(params)
     symbols, width = volume.shape
-
     present = np.isfinite(volume) & np.isfinite(close)
     packed = _pack_left(present, volume, close, open_)
     packed_width = packed.volume.shape[1]
@@ -536,22 +535,27 @@ def _judge(packed_volume, rows, positions, params: DetectionParams, *, volume, c
         ratio = np.where(mean > 0, volume / mean, np.nan)
         change_pct = np.where(open_ > 0, (close - open_) / open_ * 100.0, np.nan)
 
+    # int8 scalars keep np.where's results int8, without an int64 array in between.
+    code = np.int8
     status = np.where(
-        ready, np.where(flat, STATUS_FLAT, STATUS_OK), STATUS_WARMING_UP
-    ).astype(np.int8)
+        ready, np.where(flat, code(STATUS_FLAT), code(STATUS_OK)), code(STATUS_WARMING_UP)
+    )
     distance = np.where(status == STATUS_OK, distance, np.nan)
 
+    # check_params ensures low <= medium <= high, so the count of thresholds exceeded is
+    # the level code plus one; NaN exceeds none.
     low, medium, high = params.thresholds
-    level = np.where(distance > low, LEVEL_LOW, NO_LEVEL).astype(np.int8)
-    level[distance > medium] = LEVEL_MEDIUM
-    level[distance > high] = LEVEL_HIGH
+    level = (distance > low).astype(np.int8)
+    level += distance > medium
+    level += distance > high
+    level += code(NO_LEVEL)
 
     has_signal = (level != NO_LEVEL) & np.isfinite(rsi)
     signal = np.where(
         rsi > params.rsi_overbought,
-        SIGNAL_BEARISH,
-        np.where(rsi < params.rsi_oversold, SIGNAL_BULLISH, SIGNAL_NEUTRAL),
-    ).astype(np.int8)
+        code(SIGNAL_BEARISH),
+        np.where(rsi < params.rsi_oversold, code(SIGNAL_BULLISH), code(SIGNAL_NEUTRAL)),
+    )
     signal[~has_signal] = NO_SIGNAL
 
     return PanelResult(

@@ -58,7 +58,7 @@ def test_history_80x24(snap_compare, tmp_path):
     Title "Run history · times in Asia/Tehran"; tabs 5 Minutes, 1 Hour (active), 4 Hours,
     1 Day. Table "1 Hour runs", "2 shown". First comes the failed run scheduled 03-02 04:30:
     took 2.0s, 0 ok, 0 failed, spikes —, and its error's first line, cut at the screen's edge
-    after "RuntimeError: feed said [". Then the ok run at 03:30 with 20 ok, 0 failed,
+    after "RuntimeError: feed". Then the ok run at 03:30 with 20 ok, 0 failed,
     1 spike. The cursor is on the failed run. The Footer shows only the history's own keys:
     ← Previous TF, → Next TF, esc Close.
     """

@@ -25,7 +25,7 @@ HISTORY_ROWS = 200
 _COLUMNS: tuple[tuple[str, str, int | None], ...] = (
     ("scheduled", "Scheduled", len("12-31 23:59")),
     ("took", "Took", len("10m00s")),
-    ("status", "Status", len("skipped")),
+    ("status", "Status", len("failed (hand)")),
     ("ok", "OK", 4),
     ("failed", "Failed", 6),
     ("spikes", "Spikes", 6),
@@ -38,7 +38,7 @@ def run_cells(run: RunRow, zone: tzinfo) -> dict[str, Text]:
     """Return the history table's cells for one stored run, times in `zone`."""
     status = Text(run.status)
     if run.manual:
-        status.append(" ✋", style="dim")
+        status.append(" (hand)", style="dim")
     error = (run.error or "").splitlines()[0] if run.error else ""
     if len(error) > _ERROR_PREVIEW:
         error = error[: _ERROR_PREVIEW - 1] + "…"

@@ -222,7 +222,10 @@ class SpikeChart(Vertical):
         divisor, suffix = volume_unit(max(bar.volume for bar in bars))
         closes = [bar.close for bar in bars]
         price_ticks = _ticks(min(closes), max(closes), "{:.5g}")
-        volume_ticks = _ticks(0.0, max(bar.volume for bar in bars) / divisor, "{:.3g}")
+        # The axis reaches the highest threshold line too, so no line is drawn above the last label.
+        _, thresholds = data.latest_baseline
+        top = max([bar.volume for bar in bars] + list(thresholds or ()))
+        volume_ticks = _ticks(0.0, top / divisor, "{:.3g}")
         # Equal label widths line the two plots' y-axes up in the same column.
         width = max(len(label) for _, label in price_ticks + volume_ticks)
         time_positions, time_labels = time_ticks([bar.open_time for bar in bars], self.display_zone, self.daily)

@@ -72,14 +72,14 @@ class VolscopeApp(App[int]):
     COMMANDS = App.COMMANDS | {VolscopeCommands}
 
     BINDINGS = [
-        Binding("space", "toggle_job", "Start/stop", tooltip="Start or stop the selected timeframe's job"),
+        Binding("space", "toggle_job", "Toggle", tooltip="Start or stop the selected timeframe's job"),
         Binding("r", "run_now", "Run now", tooltip="Run the selected timeframe once now"),
         Binding("a", "start_all", "Start all", tooltip="Start every stopped timeframe's job"),
         Binding("x", "stop_all", "Stop all", tooltip="Stop every running timeframe's job"),
         Binding("enter", "open_spike", "Details", show=False, tooltip="Open the selected spike's fields, run and chart"),
-        Binding("h", "history", "History", tooltip="Open the run history of every timeframe"),
-        Binding("question_mark", "help", "Keys", key_display="?", tooltip="Show every key and what it does"),
         Binding("q", "quit", "Quit", tooltip="Stop the scheduler and quit"),
+        Binding("question_mark", "help", "Keys", key_display="?", tooltip="Show every key and what it does"),
+        *shown_when_wide("h", "history", "History", "Open the run history of every timeframe"),
         *shown_when_wide("s", "cycle_spike_sort", "Sort", "Sort the spikes by time, level, distance or symbol"),
         *shown_when_wide("t", "cycle_spike_timeframe", "TF", "Show the spikes of every timeframe or of one"),
         *shown_when_wide("slash", "filter_spikes", "Filter", "Filter the spikes by symbol as you type"),

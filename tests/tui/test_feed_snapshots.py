@@ -21,8 +21,8 @@ def test_main_screen_wide_160x48(snap_compare, tmp_path):
     DOT/USDT 5m medium, BNB/USDT 1d low, AVAX/USDT 4h low, subtitle "4 shown"; and on the right
     the "Latest level" overview (subtitle "small: earlier") with columns 5m 1h 4h 1d and rows
     AVAX/USDT "· · L ·", BNB/USDT "· · · L", DOT/USDT "M · · ·", NEAR/USDT "· H · ·", the
-    letters in the level colours. The Footer shows the job keys, h and ?, q Quit, then s Sort,
-    t TF, / Filter and o Overview, with ^p palette on the right. The timeframe table has the focus.
+    letters in the level colours. The Footer shows the job keys (space Toggle first), q Quit, ? Keys,
+    then h History, s Sort, t TF, / Filter and o Overview, with ^p palette on the right. The timeframe table has the focus.
     The clock is frozen and the scheduler paused; no text input is open, so no cursor blinks.
     """
     app = make_demo_app(tmp_path)

@@ -78,8 +78,8 @@ async def open_help(pilot) -> None:
 def test_help_100x44(snap_compare, tmp_path):
     """The key help at 100×44, opened with ?, every section visible without scrolling.
 
-    A "Keys" box over the dimmed dashboard. Dashboard lists ^q, space, r, a, x, ⏎ (enter), h,
-    ?, q, s, t, /, o and ^p, each with what it does. Every screen lists tab, shift+tab, ^c and
+    A "Keys" box over the dimmed dashboard. Dashboard lists ^q, space, r, a, x, ⏎ (enter), q, ?, h,
+    s, t, /, o and ^p, each with what it does. Every screen lists tab, shift+tab, ^c and
     super+c. Then come Spike detail and chart (esc), Run history (esc, ←, →, ⏎), Run error
     (esc) and This help (esc, q). The subtitle reads "escape or q closes".
     """

@@ -133,7 +133,7 @@ class VolscopeApp(App[int]):
 
     # Start and stop
 
-    def on_mount(self) -> None:
+    async def on_mount(self) -> None:
         self.header.show_time(self.runtime.clock.now())
         if self.runtime.store is not None:
             self._show_spikes(self.runtime.store.spikes(limit=SPIKE_ROWS), self._stored_evaluated_opens())
@@ -141,9 +141,9 @@ class VolscopeApp(App[int]):
 
         self.runtime.service.subscribe(self._post_core_event)
         self.set_interval(1, self._tick)
-        # Starting after the first frame keeps a catch-up run, and the pandas import it brings,
-        # from delaying the first picture.
-        self.call_after_refresh(self._start_runtime)
+        # Starting the scheduler takes milliseconds, and runs import pandas in worker threads,
+        # so the job rows can be in the first frame.
+        await self._start_runtime()
 
     async def _start_runtime(self) -> None:
         await self.runtime.start(paused=self.start_paused)

@@ -27,7 +27,8 @@ class DashboardHeader(Horizontal):
 
     def show_time(self, now: datetime) -> None:
         zone_name = getattr(self.display_zone, "key", None) or str(self.display_zone)
-        self.query_one("#clock", Label).update(f"{format_clock(now, self.display_zone)} {zone_name}")
+        # The clock's width is fixed by CSS, so a new time needs no layout pass.
+        self.query_one("#clock", Label).update(f"{format_clock(now, self.display_zone)} {zone_name}", layout=False)
 
     @property
     def clock_text(self) -> str:

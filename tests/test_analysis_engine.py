@@ -184,7 +184,8 @@ def test_record_fields():
     assert record.change_pct == pytest.approx(3.0, rel=1e-12)
     assert record.close_time == record.open_time + timedelta(minutes=5)
     assert record.method == "sigma n=5 2.5/4/6σ"
-    assert record.note == ""
+    # Six candles are far fewer than the default 250 of RSI warm-up.
+    assert record.note == "RSI warming up: fewer than 250 candles before it"
 
 
 # Closes 10, 11, 10, 12, 13, 12 with period 3, by hand: changes +1 −1 +2 +1 −1.
@@ -399,3 +400,31 @@ def test_missing_column_rejected():
 
     with pytest.raises(ValueError, match=r"TEST: candles lack the column\(s\) \['volume'\]"):
         judge(frame, SMALL)
+
+
+def test_rsi_warming_up_note():
+    """A record whose RSI has fewer than rsi_warmup candles before it says so in its note."""
+    from datetime import datetime, timedelta, timezone
+
+    import numpy as np
+    import pandas as pd
+
+    from core.analysis.engine import evaluate_last
+    from core.analysis.records import DetectionParams
+    from core.timeframes import DEFAULT_TIMEFRAMES
+
+    hour = DEFAULT_TIMEFRAMES[1]
+    opens = pd.date_range("2024-01-01", periods=60, freq="1h", tz="UTC")
+    closes = 100 + np.sin(np.arange(60))
+    frame = pd.DataFrame(
+        {"open": closes, "high": closes + 1, "low": closes - 1, "close": closes, "volume": 10 + np.cos(np.arange(60))},
+        index=opens,
+    )
+    evaluated = opens[-1].to_pydatetime()
+
+    (short,) = evaluate_last({"X": frame}, hour, evaluated, DetectionParams(rsi_warmup=250))
+    (settled,) = evaluate_last({"X": frame}, hour, evaluated, DetectionParams(rsi_warmup=30))
+
+    assert short.note == "RSI warming up: fewer than 250 candles before it"
+    assert short.rsi_settled is False
+    assert settled.note == ""

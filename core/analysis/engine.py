@@ -21,6 +21,7 @@ from core.analysis.panel import (
     STATUS_BY_CODE,
     STATUS_FLAT,
     STATUS_MISSING,
+    STATUS_OK,
     STATUS_WARMING_UP,
     PanelResult,
     check_params,
@@ -219,7 +220,7 @@ def _records(
                 signal=SIGNAL_BY_CODE[signal_code] if signal_code >= 0 else None,
                 close=_number(columns["close"][index]),
                 change_pct=_number(columns["change_pct"][index]),
-                note=_note(status_code, params),
+                note=_note(status_code, params, bool(columns["rsi_settled"][index])),
             )
         )
     return records
@@ -235,7 +236,9 @@ def _format_open(open_time: datetime, timeframe: Timeframe) -> str:
     return open_time.strftime("%H:%M")
 
 
-def _note(status_code: int, params: DetectionParams) -> str:
+def _note(status_code: int, params: DetectionParams, rsi_settled: bool = True) -> str:
+    if status_code == STATUS_OK and not rsi_settled:
+        return f"RSI warming up: fewer than {params.rsi_warmup} candles before it"
     if status_code == STATUS_WARMING_UP:
         return f"warming up: fewer than {params.lookback + 1} closed candles"
     if status_code == STATUS_FLAT:

@@ -15,6 +15,7 @@ from textual import on
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal
+from textual.css.query import NoMatches
 from textual.markup import escape
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer
@@ -196,8 +197,14 @@ class VolscopeApp(App[int]):
         if self._stopping:
             return
         now = self.runtime.clock.now()
-        self.header.show_time(now)
-        self.timeframe_table.refresh_countdowns(self.runtime.service.jobs(), now)
+        try:
+            header = self.header
+            table = self.timeframe_table
+        except NoMatches:
+            # The timer can fire once more while the app tears its widgets down at exit.
+            return
+        header.show_time(now)
+        table.refresh_countdowns(self.runtime.service.jobs(), now)
 
     # Core events
 

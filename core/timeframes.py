@@ -6,6 +6,7 @@ candle that opens at `t` closes at `t + interval`.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Iterable, Iterator
@@ -87,16 +88,26 @@ def validate_timeframe(timeframe: Timeframe, schedule_timezone: str = "UTC") -> 
             f"timeframe {timeframe.key}: cron {timeframe.cron!r} does not parse: {error}"
         ) from None
 
-    fires = list(_fire_times(trigger, datetime(2024, 1, 1, tzinfo=timezone.utc), _CRON_CHECK_FIRES))
-    if len(fires) < 2:
-        return
-    closest = min(later - earlier for earlier, later in zip(fires, fires[1:]))
-    if closest < timeframe.interval:
+    closest = _closest_fires(timeframe.cron, schedule_timezone)
+    if closest is not None and closest < timeframe.interval:
         raise TimeframeDefinitionError(
             f"timeframe {timeframe.key}: cron {timeframe.cron!r} fires every "
             f"{_describe(closest)} at times, more often than its {timeframe.minutes}-minute "
             "interval; use a cron that fires at most once per candle"
         )
+
+
+@functools.lru_cache(maxsize=64)
+def _closest_fires(cron: str, schedule_timezone: str) -> timedelta | None:
+    """Return the shortest time between two consecutive fires of a cron, or None if it fires once.
+
+    Cached, because settings validation and every registry build check the same crons.
+    """
+    trigger = CronTrigger.from_crontab(cron, timezone=ZoneInfo(schedule_timezone))
+    fires = list(_fire_times(trigger, datetime(2024, 1, 1, tzinfo=timezone.utc), _CRON_CHECK_FIRES))
+    if len(fires) < 2:
+        return None
+    return min(later - earlier for earlier, later in zip(fires, fires[1:]))
 
 
 def _fire_times(trigger: CronTrigger, start: datetime, count: int) -> Iterator[datetime]:

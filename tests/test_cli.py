@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import subprocess
+from datetime import datetime
 import sys
 
 import pytest
@@ -144,3 +145,37 @@ def test_installed_command_exit_status():
     )
     assert completed.returncode == 2
     assert completed.stderr.strip() == "volscope: Invalid timeframe: 10m. Available: ['5m', '1h', '4h', '1d']"
+
+
+@pytest.mark.realdata
+def test_history_matches_candle_by_candle(capsys, binance_data):
+    """Every 1h spike of the six symbols over the 20 days, and the same counts run by run."""
+    import asyncio
+    from datetime import timedelta
+
+    from core.runtime import build_runtime
+    from core.settings import load_settings
+
+    document = scan_json(capsys, "--data", str(binance_data), "-t", "1h", "--history")
+    history_spikes = {(spike["symbol"], spike["open_time"]): spike["level"] for spike in document["spikes"]}
+    assert sorted(document["counts"]) == ["ADA_BTC", "DASH_BTC", "ETH_BTC", "LTC_BTC", "TRX_BTC", "XMR_BTC"]
+    assert ("ETH_BTC", "2018-01-24T14:00:00+00:00") in history_spikes
+    assert sum(count["high"] + count["medium"] + count["low"] for count in document["counts"].values()) == len(history_spikes)
+
+    settings = load_settings({"source": {"kind": "files", "data": str(binance_data)}}, env_file=None).settings
+    runtime = build_runtime(settings, with_store=False)
+    timeframe = settings.registry().get("1h")
+    first_close = min(datetime.fromisoformat(spike["close_time"]) for spike in document["spikes"])
+    last_close = max(datetime.fromisoformat(spike["close_time"]) for spike in document["spikes"])
+
+    async def run_every_close():
+        found = {}
+        fired_at = first_close
+        while fired_at <= last_close:
+            result = await runtime.pipeline.run(timeframe, fired_at)
+            for record in result.spikes:
+                found[(record.symbol, record.open_time.isoformat())] = record.level.value
+            fired_at += timedelta(hours=1)
+        return found
+
+    assert asyncio.run(run_every_close()) == history_spikes

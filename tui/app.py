@@ -98,7 +98,9 @@ class VolscopeApp(App[int]):
         self._stopping = False
 
     def compose(self) -> ComposeResult:
-        yield DashboardHeader(self.runtime.source.name, self.runtime.source.is_demo, self.display_zone)
+        # A replay's clock shows a past date, so the header says why.
+        source_name = f"{self.runtime.source.name} REPLAY" if self.runtime.replay else self.runtime.source.name
+        yield DashboardHeader(source_name, self.runtime.source.is_demo, self.display_zone)
         timeframes = TimeframeTable(self.display_zone, id="timeframes")
         timeframes.border_title = "Timeframes"
         yield timeframes

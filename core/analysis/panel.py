@@ -45,6 +45,10 @@ _SMALL_MEAN_SQUARE = 1e-250
 # (a chunk of 65,536 windows of 25 candles is 13 MB).
 _WINDOW_CHUNK = 65_536
 
+# Cells per chunk of rows in a history scan: about 1 MB per float64 array, so that a
+# chunk's intermediate arrays stay in the CPU cache.
+_HISTORY_CHUNK_CELLS = 131_072
+
 
 
 @dataclass(frozen=True)
@@ -147,21 +151,7 @@ def evaluate_panel_history(
     present = np.isfinite(volume) & np.isfinite(close)
     packed = _pack_left(present, volume, close, open_)
     packed_width = packed.volume.shape[1]
-    positions = np.broadcast_to(np.arange(packed_width), packed.volume.shape)
-    rows = np.broadcast_to(np.arange(symbols)[:, None], packed.volume.shape)
-
-    gain, loss = _wilder_averages(packed.close, params.rsi_period)
-    mean, std = _all_sigma_stats(packed.volume, params.lookback)
-    result = _judge(
-        packed.volume, rows, positions, params,
-        volume=packed.volume,
-        close=packed.close,
-        open_=packed.open,
-        mean=mean,
-        std=std,
-        # One transposed copy of the RSI, not two of the time-major averages.
-        rsi=np.ascontiguousarray(_rsi(gain, loss).T),
-    )
+    result = _judge_history(packed.volume, packed.close, packed.open, params)
     if packed.gapless:
         return result
 
@@ -172,6 +162,52 @@ def evaluate_panel_history(
         **{name: values.reshape(-1)[packed_flat] for name, values in vars(result).items()}
     )
     return _scatter(gathered, (symbols, width), in_rows * width + in_columns)
+
+
+def _judge_history(volume, close, open_, params: DetectionParams) -> PanelResult:
+    """Judge every packed cell, a few rows at a time.
+
+    Each chunk of rows is small enough that its intermediate arrays stay in the CPU
+    cache, and its verdicts go straight into the full-size result arrays.
+    """
+    symbols, width = volume.shape
+    result = PanelResult(
+        status=np.empty((symbols, width), dtype=np.int8),
+        volume=volume,
+        baseline_mean=np.empty((symbols, width)),
+        baseline_std=np.empty((symbols, width)),
+        distance=np.empty((symbols, width)),
+        ratio=np.empty((symbols, width)),
+        level=np.empty((symbols, width), dtype=np.int8),
+        rsi=np.empty((symbols, width)),
+        rsi_settled=np.empty((symbols, width), dtype=bool),
+        signal=np.empty((symbols, width), dtype=np.int8),
+        close=close,
+        change_pct=np.empty((symbols, width)),
+    )
+    rows_per_chunk = max(1, _HISTORY_CHUNK_CELLS // max(width, 1))
+    for start in range(0, symbols, rows_per_chunk):
+        part = slice(start, min(start + rows_per_chunk, symbols))
+        chunk_volume, chunk_close, chunk_open = volume[part], close[part], open_[part]
+        shape = chunk_volume.shape
+        rows = np.broadcast_to(np.arange(shape[0])[:, None], shape)
+        positions = np.broadcast_to(np.arange(width), shape)
+
+        gain, loss = _wilder_averages(chunk_close, params.rsi_period)
+        mean, std = _all_sigma_stats(chunk_volume, params.lookback)
+        chunk = _judge(
+            chunk_volume, rows, positions, params,
+            volume=chunk_volume,
+            close=chunk_close,
+            open_=chunk_open,
+            mean=mean,
+            std=std,
+            rsi=_rsi(gain, loss),
+        )
+        for name, values in vars(chunk).items():
+            if name not in ("volume", "close"):
+                getattr(result, name)[part] = values
+    return result
 
 
 # --- packing -------------------------------------------------------------------------
@@ -238,58 +274,64 @@ _RECURRENCE_BLOCK = 64
 
 
 def _wilder_inputs(close: np.ndarray, period: int) -> np.ndarray:
-    """Return the recurrence input u, time-major: shape (whole blocks, 2 × symbols).
+    """Return the recurrence input u, one lane per row: shape (2 × symbols, whole blocks).
 
-    Column i < symbols holds the gains of packed row i and column symbols + i its losses,
-    so that each recurrence step reads one contiguous row. u[t] is 0 before `period`, the
-    seed (simple mean of the first `period` moves) at `period`, and move / period after
-    it; NaN after a row's end and 0 in the padding rows. The caller ensures
-    width > period.
+    Lane i < symbols holds the gains of packed row i and lane symbols + i its losses. u[t]
+    is 0 before `period`, the seed (simple mean of the first `period` moves) at `period`,
+    and move / period after it; NaN after a row's end and 0 in the padding columns. The
+    caller ensures width > period.
     """
     symbols, width = close.shape
     size = _RECURRENCE_BLOCK
-    inputs = np.empty((-(-width // size) * size, 2 * symbols))
-    inputs[width:] = 0.0
+    inputs = np.empty((2 * symbols, -(-width // size) * size))
+    inputs[:, width:] = 0.0
 
     # np.maximum keeps NaN, so the steps after a row's end stay NaN.
-    # Differencing along the contiguous axis and transposing once is faster than
-    # differencing transposed views.
-    gains, losses = inputs[1:width, :symbols], inputs[1:width, symbols:]
-    gains[...] = np.diff(close, axis=1).T
+    gains, losses = inputs[:symbols, 1:width], inputs[symbols:, 1:width]
+    np.subtract(close[:, 1:], close[:, :-1], out=gains)
     np.negative(gains, out=losses)
     np.maximum(gains, 0.0, out=gains)
     np.maximum(losses, 0.0, out=losses)
 
-    seed = inputs[1].copy()
+    seed = inputs[:, 1].copy()
     for step in range(2, period + 1):
-        seed += inputs[step]
+        seed += inputs[:, step]
     seed /= period
-    inputs[period + 1 : width] /= period
-    inputs[:period] = 0.0
-    inputs[period] = seed
+    inputs[:, period + 1 : width] /= period
+    inputs[:, :period] = 0.0
+    inputs[:, period] = seed
     return inputs
 
 
-def _block_recurrence(inputs: np.ndarray, decay: float) -> np.ndarray:
-    """Run y[t] = decay·y[t−1] + u[t] inside each block of `inputs`, in place, and return
-    each block's carry: the value y had just before the block starts.
+def _block_recurrence(local: np.ndarray, decay: float) -> np.ndarray:
+    """Run y[t] = decay·y[t−1] + u[t] inside each block of every lane, in place, and
+    return each block's carry: the value y had just before the block starts, shape
+    (lanes, blocks).
 
-    `inputs` is time-major with whole blocks, as `_wilder_inputs` makes it. The full
-    value at row t of block b is then local[t] + decay^(t − b·64 + 1) · carry[b]. That is
-    about 64 + blocks NumPy calls instead of one per step, and because blocks are counted
-    from row 0, a row's value does not depend on how many rows follow it.
+    `local` is u arranged as (offset in block, lane, block), a view of `_wilder_inputs`
+    or an offset-major copy of it. The full value at offset k of block b is then
+    local[k] + decay^(k + 1) · carry[b]. That is about 64 + blocks NumPy calls instead
+    of one per step, and because blocks are counted from column 0, a column's value does
+    not depend on how many columns follow it.
     """
-    size = _RECURRENCE_BLOCK
-    lanes = inputs.shape[1]
-    local = inputs.reshape(-1, size, lanes)
-    for offset in range(1, size):
-        local[:, offset] += decay * local[:, offset - 1]
+    step = np.empty_like(local[0])
+    for offset in range(1, len(local)):
+        np.multiply(local[offset - 1], decay, out=step)
+        local[offset] += step
 
-    carry = np.zeros((len(local), lanes))
-    block_decay = decay**size
-    for block in range(1, len(local)):
-        carry[block] = block_decay * carry[block - 1] + local[block - 1, -1]
-    return carry
+    # Block-major for the sequential pass, so that each step reads one contiguous row.
+    block_ends = np.ascontiguousarray(local[-1].T)
+    carry = np.zeros_like(block_ends)
+    block_decay = decay ** len(local)
+    for block in range(1, len(carry)):
+        np.multiply(carry[block - 1], block_decay, out=carry[block])
+        carry[block] += block_ends[block - 1]
+    return carry.T
+
+
+def _blocks_by_offset(inputs: np.ndarray) -> np.ndarray:
+    """View `inputs` (lanes, whole blocks) as (offset in block, lane, block)."""
+    return inputs.reshape(len(inputs), -1, _RECURRENCE_BLOCK).transpose(2, 0, 1)
 
 
 def _carry_powers(decay: float) -> np.ndarray:
@@ -298,26 +340,30 @@ def _carry_powers(decay: float) -> np.ndarray:
 
 
 def _wilder_averages(close: np.ndarray, period: int) -> tuple[np.ndarray, np.ndarray]:
-    """Wilder's average gain and loss at every packed column, time-major: two arrays of
-    shape (candles, symbols), NaN before column `period` and after a row's end.
+    """Wilder's average gain and loss at every packed column: two arrays of shape
+    (symbols, candles), NaN before column `period` and after a row's end.
 
     The first average is the simple mean of the first `period` gains (losses); each later
     one is (previous × (period − 1) + current) / period.
     """
     symbols, width = close.shape
     if width <= period:
-        empty = np.full((width, symbols), np.nan)
+        empty = np.full((symbols, width), np.nan)
         return empty, empty
 
     decay = (period - 1) / period
     inputs = _wilder_inputs(close, period)
-    carry = _block_recurrence(inputs, decay)
-    local = inputs.reshape(len(carry), _RECURRENCE_BLOCK, -1)
+    # An offset-major copy makes every step below one contiguous pass.
+    local = np.ascontiguousarray(_blocks_by_offset(inputs))
+    carry = _block_recurrence(local, decay)
+    step = np.empty_like(carry)
     for offset, power in enumerate(_carry_powers(decay)):
-        local[:, offset] += power * carry
-    averages = inputs[:width]
-    averages[:period] = np.nan
-    return averages[:, :symbols], averages[:, symbols:]
+        np.multiply(carry, power, out=step)
+        local[offset] += step
+    _blocks_by_offset(inputs)[...] = local
+    averages = inputs[:, :width]
+    averages[:, :period] = np.nan
+    return averages[:symbols], averages[symbols:]
 
 
 def _wilder_last(
@@ -337,13 +383,13 @@ def _wilder_last(
 
     decay = (period - 1) / period
     inputs = _wilder_inputs(close, period)
-    carry = _block_recurrence(inputs, decay)
+    carry = _block_recurrence(_blocks_by_offset(inputs), decay)
 
     blocks, offsets = np.divmod(positions, _RECURRENCE_BLOCK)
     weights = _carry_powers(decay)[offsets]
     averages = []
     for lanes in (rows, rows + symbols):
-        averages.append(inputs[positions, lanes] + weights * carry[blocks, lanes])
+        averages.append(inputs[lanes, positions] + weights * carry[lanes, blocks])
     gain, loss = averages
     settled = positions >= period
     gain[~settled] = np.nan
@@ -395,23 +441,44 @@ def _all_window_sums(volume: np.ndarray, length: int) -> tuple[np.ndarray, np.nd
     """
     symbols, width = volume.shape
     blocks = -(-width // length)
-    sums = []
-    for values in (volume, volume * volume):
+    if width % length:
         padded = np.zeros((symbols, blocks * length))
-        padded[:, :width] = values
-        grouped = padded.reshape(symbols, blocks, length)
-        forward = np.cumsum(grouped, axis=2).reshape(symbols, -1)
-        backward = np.cumsum(grouped[:, :, ::-1], axis=2)[:, :, ::-1].reshape(symbols, -1)
-
-        # The window of column j is columns j − length … j − 1.
-        total = np.full((symbols, width), np.nan)
-        if width > length:
-            total[:, length:] = forward[:, length - 1 : width - 1]
-            tails = backward[:, : width - length]
-            whole_block = (np.arange(length, width) % length) == 0
-            total[:, length:] += np.where(whole_block, 0.0, tails)
-        sums.append(total)
+        padded[:, :width] = volume
+    else:
+        padded = volume
+    # Offset-major (offset in block, row, block): each step below is one contiguous pass,
+    # where NumPy would run np.cumsum along the short block axis row by row.
+    values = np.ascontiguousarray(padded.reshape(symbols, blocks, length).transpose(2, 0, 1))
+    sums = []
+    for grouped in (values, values * values):
+        total = _block_window_sums(grouped)
+        sums.append(total.transpose(1, 2, 0).reshape(symbols, -1)[:, :width])
     return sums[0], sums[1]
+
+
+def _block_window_sums(grouped: np.ndarray) -> np.ndarray:
+    """Sum the window before each cell of `grouped`, shape (offset, row, block).
+
+    The window of the cell at offset r > 0 of block b is the tail of block b − 1 from
+    offset r, summed backwards, plus the head of block b before r, summed forwards; at
+    offset 0 it is the whole of block b − 1, summed forwards. Block 0 gets NaN.
+    """
+    length = len(grouped)
+    forward = np.empty_like(grouped)
+    backward = np.empty_like(grouped)
+    forward[0] = grouped[0]
+    for offset in range(1, length):
+        np.add(forward[offset - 1], grouped[offset], out=forward[offset])
+    backward[-1] = grouped[-1]
+    for offset in range(length - 2, -1, -1):
+        np.add(backward[offset + 1], grouped[offset], out=backward[offset])
+
+    total = np.empty_like(grouped)
+    total[:, :, :1] = np.nan
+    np.add(forward[-1, :, :-1], 0.0, out=total[0, :, 1:])
+    for offset in range(1, length):
+        np.add(forward[offset - 1, :, 1:], backward[offset, :, :-1], out=total[offset, :, 1:])
+    return total
 
 
 def _chunks(count: int):

@@ -9,7 +9,9 @@ from typing import Iterable
 from rich.style import Style
 from rich.text import Text
 from textual import events
+from textual.coordinate import Coordinate
 from textual.widgets import DataTable
+from textual.widgets.data_table import ColumnKey, RowKey
 
 from core.events import RunFailed, RunMissed, RunResult, RunSkipped
 from core.scheduler import JobInfo
@@ -188,7 +190,40 @@ class TimeframeTable(DataTable):
         for column, cell in self._cells(row).items():
             if row.shown.get(column) != cell.plain:
                 row.shown[column] = cell.plain
-                self.update_cell(key, column, cell)
+                self._replace_cell(key, column, cell)
+
+    def _replace_cell(self, key: str, column: str, cell: Text) -> None:
+        """Show a new value in a fixed-width cell, repainting that cell alone.
+
+        DataTable.update_cell bumps the table-wide update count that every render cache is
+        keyed on, and refreshes the whole widget, so one changed countdown re-renders every
+        cell and re-sends the whole table to the terminal. A fixed-width column keeps its
+        width whatever the value, so here only the cached renders of this one cell (and of
+        the lines of its row) are dropped and only its region is repainted.
+        """
+        row_key, column_key = RowKey(key), ColumnKey(column)
+        if self.columns[column_key].auto_width:
+            self.update_cell(key, column, cell)
+            return
+
+        # Limitation: this writes DataTable internals, its cell data and four render caches
+        # whose keys start with the row key, row index or line, as Textual 8.2.8 lays them
+        # out. The pin in pyproject.toml holds that layout, and test_timeframe_repaint.py
+        # fails if a repainted cell or its row is drawn stale after an upgrade.
+        self._data[row_key][column_key] = cell
+
+        for cache_key in [k for k in self._cell_render_cache.keys() if k[0] == row_key and k[1] == column_key]:
+            self._cell_render_cache.discard(cache_key)
+        for cache_key in [k for k in self._row_render_cache.keys() if k[0] == row_key]:
+            self._row_render_cache.discard(cache_key)
+        row_index = self.get_row_index(row_key)
+        self._row_renderable_cache.discard((self._update_count, row_index))
+        row_region = self._get_row_region(row_index)
+        row_lines = range(row_region.y, row_region.bottom)
+        for cache_key in [k for k in self._line_cache.keys() if k[0] in row_lines]:
+            self._line_cache.discard(cache_key)
+
+        self.refresh_coordinate(Coordinate(row_index, self.get_column_index(column_key)))
 
     def _cells(self, row: _TimeframeRow) -> dict[str, Text]:
         info = row.info

@@ -168,45 +168,31 @@ def _judge_history(volume, close, open_, params: DetectionParams) -> PanelResult
     """Judge every packed cell, a few rows at a time.
 
     Each chunk of rows is small enough that its intermediate arrays stay in the CPU
-    cache, and its verdicts go straight into the full-size result arrays.
+    cache, and every step writes its chunk of the result straight into the full-size
+    result arrays.
     """
     symbols, width = volume.shape
-    result = PanelResult(
-        status=np.empty((symbols, width), dtype=np.int8),
-        volume=volume,
-        baseline_mean=np.empty((symbols, width)),
-        baseline_std=np.empty((symbols, width)),
-        distance=np.empty((symbols, width)),
-        ratio=np.empty((symbols, width)),
-        level=np.empty((symbols, width), dtype=np.int8),
-        rsi=np.empty((symbols, width)),
-        rsi_settled=np.empty((symbols, width), dtype=bool),
-        signal=np.empty((symbols, width), dtype=np.int8),
-        close=close,
-        change_pct=np.empty((symbols, width)),
-    )
+    result = _empty_result((symbols, width), volume=volume, close=close)
     rows_per_chunk = max(1, _HISTORY_CHUNK_CELLS // max(width, 1))
     for start in range(0, symbols, rows_per_chunk):
         part = slice(start, min(start + rows_per_chunk, symbols))
-        chunk_volume, chunk_close, chunk_open = volume[part], close[part], open_[part]
-        shape = chunk_volume.shape
+        chunk = PanelResult(**{name: values[part] for name, values in vars(result).items()})
+        shape = chunk.volume.shape
         rows = np.broadcast_to(np.arange(shape[0])[:, None], shape)
         positions = np.broadcast_to(np.arange(width), shape)
 
-        gain, loss = _wilder_averages(chunk_close, params.rsi_period)
-        mean, std = _all_sigma_stats(chunk_volume, params.lookback)
-        chunk = _judge(
-            chunk_volume, rows, positions, params,
-            volume=chunk_volume,
-            close=chunk_close,
-            open_=chunk_open,
-            mean=mean,
-            std=std,
-            rsi=_rsi(gain, loss),
+        _all_rsi(chunk.close, params.rsi_period, chunk.rsi)
+        _all_sigma_stats(chunk.volume, params.lookback, chunk.baseline_mean, chunk.baseline_std)
+        _judge(
+            chunk.volume, rows, positions, params,
+            volume=chunk.volume,
+            close=chunk.close,
+            open_=open_[part],
+            mean=chunk.baseline_mean,
+            std=chunk.baseline_std,
+            rsi=chunk.rsi,
+            out=chunk,
         )
-        for name, values in vars(chunk).items():
-            if name not in ("volume", "close"):
-                getattr(result, name)[part] = values
     return result
 
 
@@ -339,17 +325,17 @@ def _carry_powers(decay: float) -> np.ndarray:
     return decay ** np.arange(1, _RECURRENCE_BLOCK + 1)
 
 
-def _wilder_averages(close: np.ndarray, period: int) -> tuple[np.ndarray, np.ndarray]:
-    """Wilder's average gain and loss at every packed column: two arrays of shape
-    (symbols, candles), NaN before column `period` and after a row's end.
+def _all_rsi(close: np.ndarray, period: int, out: np.ndarray) -> None:
+    """Write the RSI at every packed column into `out`, shape (symbols, candles): NaN
+    before column `period` and after a row's end.
 
-    The first average is the simple mean of the first `period` gains (losses); each later
-    one is (previous × (period − 1) + current) / period.
+    Wilder's first average gain (loss) is the simple mean of the first `period` gains
+    (losses); each later one is (previous × (period − 1) + current) / period.
     """
     symbols, width = close.shape
     if width <= period:
-        empty = np.full((symbols, width), np.nan)
-        return empty, empty
+        out[...] = np.nan
+        return
 
     decay = (period - 1) / period
     inputs = _wilder_inputs(close, period)
@@ -360,17 +346,22 @@ def _wilder_averages(close: np.ndarray, period: int) -> tuple[np.ndarray, np.nda
     for offset, power in enumerate(_carry_powers(decay)):
         np.multiply(carry, power, out=step)
         local[offset] += step
-    _blocks_by_offset(inputs)[...] = local
-    averages = inputs[:, :width]
-    averages[:, :period] = np.nan
-    return averages[:symbols], averages[symbols:]
+    rsi = _rsi(local[:, :symbols], local[:, symbols:])
+
+    # Back from (offset, row, block) to (row, column): the whole blocks first, then the
+    # head of a last partial block.
+    size = _RECURRENCE_BLOCK
+    whole = width // size
+    out[:, : whole * size].reshape(symbols, whole, size)[...] = rsi[:, :, :whole].transpose(1, 2, 0)
+    out[:, whole * size :] = rsi[: width - whole * size, :, whole].T
+    out[:, :period] = np.nan
 
 
 def _wilder_last(
     close: np.ndarray, rows: np.ndarray, positions: np.ndarray, period: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Wilder's average gain and loss at the packed cells (rows, positions) only, with the
-    same bits as `_wilder_averages` gives there.
+    same bits as `_all_rsi` uses there.
 
     The in-block recurrence still runs over every block, because each block's last value
     feeds the carries, but the carries are combined with the one cell per row that is
@@ -505,28 +496,30 @@ def _sigma_stats(volume: np.ndarray, rows, positions, length: int):
     return mean, std
 
 
-def _all_sigma_stats(volume: np.ndarray, length: int):
-    """`_sigma_stats` for every packed cell at once, as (symbols, candles) arrays."""
+def _all_sigma_stats(volume: np.ndarray, length: int, mean: np.ndarray, std: np.ndarray) -> None:
+    """`_sigma_stats` for every packed cell at once, into (symbols, candles) arrays."""
     sums, squares_sums = _all_window_sums(volume, length)
     symbols, width = volume.shape
     rows = np.broadcast_to(np.arange(symbols)[:, None], volume.shape)
     positions = np.broadcast_to(np.arange(width), volume.shape)
-    return _finish_sigma(volume, rows, positions, length, sums, squares_sums)
+    _finish_sigma(volume, rows, positions, length, sums, squares_sums, mean, std)
 
 
-def _finish_sigma(volume, rows, positions, length, sums, squares_sums):
-    mean = sums / length
-    variance = (squares_sums - sums * mean) / (length - 1)
+def _finish_sigma(volume, rows, positions, length, sums, squares_sums, mean=None, std=None):
+    """Return the baseline mean and σ from the window sums, into `mean` and `std` if given."""
+    mean = np.divide(sums, length, out=mean)
+    variance = sums * mean
+    np.subtract(squares_sums, variance, out=variance)
+    variance /= length - 1
     mean_square = squares_sums / length
     # x² loses precision below the smallest normal double (about 2e-308) and overflows
     # above about 1e308, so windows of tiny or huge volumes go two-pass as well. NaN
     # windows (too few candles, or past a row's end) fail every test and stay NaN.
-    imprecise = (
-        (variance <= _TWO_PASS_FRACTION * mean_square)
-        | (mean_square < _SMALL_MEAN_SQUARE)
-        | (mean_square == np.inf)
-    )
-    std = np.sqrt(np.maximum(variance, 0.0))
+    imprecise = variance <= _TWO_PASS_FRACTION * mean_square
+    imprecise |= mean_square < _SMALL_MEAN_SQUARE
+    imprecise |= mean_square == np.inf
+    std = np.maximum(variance, 0.0, out=std)
+    np.sqrt(std, out=std)
     if imprecise.any():
         chosen_rows, chosen_positions = rows[imprecise], positions[imprecise]
         exact = np.empty(len(chosen_rows))
@@ -567,21 +560,34 @@ def _median_stats(volume: np.ndarray, rows, positions, length, mean, use_log: bo
 # --- verdicts ------------------------------------------------------------------------
 
 
-def _judge(packed_volume, rows, positions, params: DetectionParams, *, volume, close, open_, mean, std, rsi):
-    """Compute every field for the packed cells (rows, positions).
+def _judge(
+    packed_volume, rows, positions, params: DetectionParams, *,
+    volume, close, open_, mean, std, rsi, out: PanelResult | None = None,
+) -> PanelResult:
+    """Compute every field for the packed cells (rows, positions), into `out` if given.
 
     All keyword arrays have the shape of `rows`: (cells,) for the last candle, or
     (symbols, candles) for a history. The arithmetic is elementwise, so a cell gets the
-    same bits whichever shape it is computed in.
+    same bits whichever shape it is computed in. `out` receives status, distance, ratio,
+    level, rsi_settled, signal and change_pct; its other fields must already hold the
+    keyword arrays of the same name.
     """
+    if out is None:
+        out = _empty_result(
+            rows.shape, volume=volume, close=close, baseline_mean=mean, baseline_std=std, rsi=rsi
+        )
     length = params.lookback
     ready = positions >= length
+    distance = out.distance
 
     # A tiny positive baseline can push a ratio to inf, which still reads as the top level.
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         if params.method is Method.SIGMA:
-            flat = (mean <= 0) | (std == 0) | (std < params.min_relative_std * mean)
-            distance = (volume - mean) / std
+            flat = mean <= 0
+            flat |= std == 0
+            flat |= std < params.min_relative_std * mean
+            np.subtract(volume, mean, out=distance)
+            distance /= std
         else:
             cells = np.flatnonzero(ready) if ready.ndim == 1 else ready
             ready_mean = mean[cells]
@@ -591,7 +597,7 @@ def _judge(packed_volume, rows, positions, params: DetectionParams, *, volume, c
             )
             ready_volume = volume[cells]
             flat = np.zeros(ready.shape, dtype=bool)
-            distance = np.full(ready.shape, np.nan)
+            distance[...] = np.nan
             if params.method is Method.ROBUST:
                 flat[cells] = (ready_mean <= 0) | (scale == 0) | (scale < params.min_relative_std)
                 offset = ROBUST_ZERO_OFFSET * ready_mean
@@ -599,46 +605,66 @@ def _judge(packed_volume, rows, positions, params: DetectionParams, *, volume, c
             else:
                 flat[cells] = median <= 0
                 distance[cells] = ready_volume / median
-        ratio = np.where(mean > 0, volume / mean, np.nan)
-        change_pct = np.where(open_ > 0, (close - open_) / open_ * 100.0, np.nan)
+        np.divide(volume, mean, out=out.ratio)
+        np.copyto(out.ratio, np.nan, where=~(mean > 0))
+        change_pct = out.change_pct
+        np.subtract(close, open_, out=change_pct)
+        change_pct /= open_
+        change_pct *= 100.0
+        np.copyto(change_pct, np.nan, where=~(open_ > 0))
 
-    # int8 scalars keep np.where's results int8, without an int64 array in between.
-    code = np.int8
-    status = np.where(
-        ready, np.where(flat, code(STATUS_FLAT), code(STATUS_OK)), code(STATUS_WARMING_UP)
-    )
-    distance = np.where(status == STATUS_OK, distance, np.nan)
+    # Later writes win: warming up overrides flat, which overrides OK.
+    status = out.status
+    status[...] = STATUS_OK
+    np.copyto(status, STATUS_FLAT, where=flat)
+    np.copyto(status, STATUS_WARMING_UP, where=~ready)
+    np.copyto(distance, np.nan, where=status != STATUS_OK)
 
     # check_params ensures low <= medium <= high, so the count of thresholds exceeded is
     # the level code plus one; NaN exceeds none.
     low, medium, high = params.thresholds
-    level = (distance > low).astype(np.int8)
+    level = out.level
+    np.greater(distance, low, out=level)
     level += distance > medium
     level += distance > high
-    level += code(NO_LEVEL)
+    level += np.int8(NO_LEVEL)
 
-    has_signal = (level != NO_LEVEL) & np.isfinite(rsi)
-    signal = np.where(
-        rsi > params.rsi_overbought,
-        code(SIGNAL_BEARISH),
-        np.where(rsi < params.rsi_oversold, code(SIGNAL_BULLISH), code(SIGNAL_NEUTRAL)),
-    )
-    signal[~has_signal] = NO_SIGNAL
+    # Later writes win, so overbought beats oversold as it is tested first in the rules.
+    signal = out.signal
+    signal[...] = SIGNAL_NEUTRAL
+    np.copyto(signal, SIGNAL_BULLISH, where=rsi < params.rsi_oversold)
+    np.copyto(signal, SIGNAL_BEARISH, where=rsi > params.rsi_overbought)
+    rsi_known = np.isfinite(rsi)
+    np.copyto(signal, NO_SIGNAL, where=(level == NO_LEVEL) | ~rsi_known)
 
-    return PanelResult(
-        status=status,
-        volume=volume,
-        baseline_mean=mean,
-        baseline_std=std,
-        distance=distance,
-        ratio=ratio,
-        level=level,
-        rsi=rsi,
-        rsi_settled=np.isfinite(rsi) & (positions >= params.rsi_warmup),
-        signal=signal,
-        close=close,
-        change_pct=change_pct,
-    )
+    settled = out.rsi_settled
+    np.greater_equal(positions, params.rsi_warmup, out=settled)
+    settled &= rsi_known
+    return out
+
+
+def _empty_result(shape, **fields) -> PanelResult:
+    """A PanelResult with the given fields and uninitialised arrays of `shape` for the rest."""
+    for name, dtype in _RESULT_DTYPES.items():
+        if name not in fields:
+            fields[name] = np.empty(shape, dtype=dtype)
+    return PanelResult(**fields)
+
+
+_RESULT_DTYPES = {
+    "status": np.int8,
+    "volume": np.float64,
+    "baseline_mean": np.float64,
+    "baseline_std": np.float64,
+    "distance": np.float64,
+    "ratio": np.float64,
+    "level": np.int8,
+    "rsi": np.float64,
+    "rsi_settled": bool,
+    "signal": np.int8,
+    "close": np.float64,
+    "change_pct": np.float64,
+}
 
 
 def _scatter(result: PanelResult, shape: tuple[int, ...], flat_index: np.ndarray) -> PanelResult:

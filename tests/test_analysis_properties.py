@@ -12,9 +12,11 @@ from datetime import datetime, timedelta, timezone
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from core.analysis import panel
 from core.analysis.engine import evaluate_last, scan_history
 from core.analysis.records import DetectionParams, Level, Method, Signal, Status
 from core.timeframes import Timeframe
@@ -267,3 +269,73 @@ def test_panel_on_long_random_series(seed, symbols, length, method):
     for record, frame in zip(records, frames.values()):
         scale = float(np.nanmax(frame["volume"].to_numpy(), initial=1.0))
         assert_matches_reference(record, reference_record(frame, evaluated_open, params), scale, params)
+
+
+# --- history against the last-candle path on long series -----------------------------
+
+
+def long_panel(symbols: int, width: int, seed: int):
+    """Lognormal volumes and random-walk closes with holes, a late start, an early end,
+    a row that is absent throughout and a stretch of zero volume."""
+    rng = np.random.default_rng(seed)
+    volume = rng.lognormal(4.0, 1.2, (symbols, width))
+    close = 30 * np.exp(np.cumsum(rng.normal(0, 0.02, (symbols, width)), axis=1))
+    open_ = close * (1 + rng.normal(0, 0.005, (symbols, width)))
+    volume[rng.random((symbols, width)) < 0.04] = np.nan
+    close[rng.random((symbols, width)) < 0.02] = np.nan
+    volume[1, : width // 3] = np.nan
+    close[2, width - width // 4 :] = np.nan
+    volume[3] = np.nan
+    volume[4, 100:160] = 0.0
+    return volume, close, open_
+
+
+def assert_same_bits(history: np.ndarray, last: np.ndarray, context: str) -> None:
+    assert history.dtype == last.dtype, context
+    if history.dtype.kind == "f":
+        assert np.array_equal(np.isnan(history), np.isnan(last)), context
+        known = ~np.isnan(last)
+        assert np.array_equal(history[known].view(np.int64), last[known].view(np.int64)), context
+    else:
+        assert np.array_equal(history, last), context
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        DetectionParams(),
+        DetectionParams(lookback=7, rsi_period=3, min_relative_std=0.05),
+        DetectionParams(lookback=40, rsi_period=70, rsi_warmup=100),
+        DetectionParams(method=Method.ROBUST),
+        DetectionParams(method=Method.RVOL, lookback=9),
+    ],
+    ids=["sigma", "sigma-short", "sigma-long-rsi", "robust", "rvol"],
+)
+def test_history_equals_last_on_long_panel(params, monkeypatch):
+    """Every column of a history over several RSI blocks, baseline blocks and chunks of
+    rows, against the last-candle path on the panel cut after that column."""
+    symbols, width = 7, 733
+    volume, close, open_ = long_panel(symbols, width, seed=11)
+    # Two rows per chunk, so the chunks split the panel at three row boundaries.
+    monkeypatch.setattr(panel, "_HISTORY_CHUNK_CELLS", 2 * width)
+
+    history = panel.evaluate_panel_history(volume, close, open_, params)
+
+    for column in range(width):
+        cut = slice(0, column + 1)
+        last = panel.evaluate_panel(volume[:, cut], close[:, cut], open_[:, cut], params)
+        for name, values in vars(last).items():
+            assert_same_bits(getattr(history, name)[:, column], values, f"{name} at column {column}")
+
+
+def test_history_on_long_panel_settles_rsi():
+    """The long panel reaches every status and a settled RSI, so the test above compares
+    real values and not only NaN."""
+    volume, close, open_ = long_panel(7, 733, seed=11)
+
+    history = panel.evaluate_panel_history(volume, close, open_, DetectionParams())
+
+    statuses = set(np.unique(history.status).tolist())
+    assert statuses == {panel.STATUS_OK, panel.STATUS_WARMING_UP, panel.STATUS_MISSING, panel.STATUS_FLAT}
+    assert history.rsi_settled.sum() > 1000
+    assert (history.level != panel.NO_LEVEL).any()

@@ -91,6 +91,14 @@ class RunRow:
         return (self.finished_at - self.started_at).total_seconds()
 
 
+def _explain(error: Exception) -> str:
+    if isinstance(error, (FileExistsError, NotADirectoryError)):
+        return "a file is in the way where its folder should be"
+    if isinstance(error, OSError):
+        return error.strerror or str(error)
+    return str(error)
+
+
 def _text(moment: datetime | None) -> str | None:
     if moment is None:
         return None
@@ -133,7 +141,10 @@ class Store:
             self._db.executescript(_SCHEMA)
             self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         except (sqlite3.Error, OSError) as error:
-            raise StoreError(f"Cannot open the store at {self.path}: {error}") from None
+            raise StoreError(
+                f"Cannot open the store at {self.path}: {_explain(error)}. "
+                "Set store_path (or --store) to a writable SQLite file."
+            ) from None
 
     def close(self) -> None:
         with self._lock:

@@ -124,7 +124,7 @@ def _fire_times(trigger: CronTrigger, start: datetime, count: int) -> Iterator[d
 
 def _describe(delta: timedelta) -> str:
     minutes = delta.total_seconds() / 60
-    return f"{minutes:g} minutes"
+    return "1 minute" if minutes == 1 else f"{minutes:g} minutes"
 
 
 class TimeframeRegistry:

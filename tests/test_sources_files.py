@@ -394,9 +394,9 @@ async def test_fetch_finer_than_base_fails(tmp_path: Path) -> None:
     one_minute = await source.fetch(["ETH_BTC"], ONE_MINUTE, 10, FAR_FUTURE)
     five_minutes = await source.fetch(["ETH_BTC", "ADA_BTC"], TIMEFRAMES["5m"], 10, FAR_FUTURE)
 
-    assert one_minute.failures == {"ETH_BTC": "ETH_BTC: data is 5m candles; cannot make 1m candles"}
+    assert one_minute.failures == {"ETH_BTC": "data is 5m candles; cannot make 1m candles"}
     assert one_minute.candles == {}
-    assert five_minutes.failures == {"ADA_BTC": "ADA_BTC: data is 1h candles; cannot make 5m candles"}
+    assert five_minutes.failures == {"ADA_BTC": "data is 1h candles; cannot make 5m candles"}
     assert len(five_minutes.candles["ETH_BTC"]) == 2
 
 
@@ -407,7 +407,7 @@ async def test_fetch_unknown_symbol(tmp_path: Path) -> None:
 
     result = await source.fetch(["DOGE_BTC", "ETH_BTC"], TIMEFRAMES["1h"], 3, FAR_FUTURE)
 
-    assert result.failures == {"DOGE_BTC": f"DOGE_BTC: not found in {tmp_path}; available: ADA_BTC, ETH_BTC"}
+    assert result.failures == {"DOGE_BTC": f"not found in {tmp_path}; available: ADA_BTC, ETH_BTC"}
     assert len(result.candles["ETH_BTC"]) == 3
 
 
@@ -420,8 +420,8 @@ async def test_fetch_corrupt_file_isolated(tmp_path: Path) -> None:
     result = await source.fetch(["ADA_BTC", "ETH_BTC", "LTC_BTC"], TIMEFRAMES["5m"], 10, FAR_FUTURE)
 
     assert set(result.failures) == {"ADA_BTC", "LTC_BTC"}
-    assert result.failures["ADA_BTC"].startswith("ADA_BTC: cannot read ADA_BTC-5m.feather: ")
-    assert result.failures["LTC_BTC"].startswith("LTC_BTC: cannot read LTC_BTC-5m.csv: open time 2018-01-10T04:57:00+00:00 is not on the 5m grid")
+    assert result.failures["ADA_BTC"].startswith("cannot read ADA_BTC-5m.feather: ")
+    assert result.failures["LTC_BTC"].startswith("cannot read LTC_BTC-5m.csv: open time 2018-01-10T04:57:00+00:00 is not on the 5m grid")
     pd.testing.assert_frame_equal(result.candles["ETH_BTC"], expected_frame(TWO_TIMES, TWO_ROWS))
     assert set(result.candles) == {"ETH_BTC"}
 
@@ -455,7 +455,7 @@ async def test_fetch_one_bad_month_fails_symbol(tmp_path: Path) -> None:
 
     result = await source.fetch(["ETHBTC"], TIMEFRAMES["1h"], 10, FAR_FUTURE)
 
-    assert result.failures["ETHBTC"].startswith("ETHBTC: cannot read ETHBTC-1h-2024-02.csv: ")
+    assert result.failures["ETHBTC"].startswith("cannot read ETHBTC-1h-2024-02.csv: ")
     assert result.candles == {}
 
 
@@ -525,7 +525,7 @@ async def test_fetch_after_folder_removed(tmp_path: Path) -> None:
 
     result = await source.fetch(["ETH_BTC"], TIMEFRAMES["1h"], 10, FAR_FUTURE)
 
-    assert result.failures["ETH_BTC"].startswith(f"ETH_BTC: cannot list {folder}")
+    assert result.failures["ETH_BTC"].startswith(f"cannot list {folder}")
     with pytest.raises(SourceConfigError, match="cannot list candle folder"):
         await source.symbols()
 

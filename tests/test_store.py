@@ -115,3 +115,13 @@ def test_not_a_database_named(tmp_path):
     with pytest.raises(StoreError, match="Cannot open the store at"):
         Store(path)
     assert path.read_bytes().startswith(b"this is not sqlite")
+
+
+def test_path_under_a_file_explained(tmp_path):
+    blocker = tmp_path / "rofile.sqlite"
+    blocker.write_text("a file, not a folder")
+    for path in (blocker / "s.sqlite", blocker / "inner" / "s.sqlite"):
+        with pytest.raises(StoreError) as caught:
+            Store(path)
+        assert "a file is in the way where its folder should be" in str(caught.value)
+    assert str(caught.value).endswith("Set store_path (or --store) to a writable SQLite file.")

@@ -53,7 +53,7 @@ def format_duration(seconds: float | None) -> str:
 
 
 def format_age(age: timedelta) -> str:
-    """Format how long ago a candle closed, compactly: 45s, 30m, 2h, 1h30m, 3d, 1d4h."""
+    """Format how long ago a candle closed, compactly: 45s, 30m, 2h, 1h30m, 3d, 1d4h, 12d, 8.8y."""
     seconds = int(age.total_seconds())
     if seconds < 60:
         return f"{seconds}s"
@@ -64,6 +64,10 @@ def format_age(age: timedelta) -> str:
     if hours < 24:
         return f"{hours}h{minutes:02d}m" if minutes else f"{hours}h"
     days, hours = divmod(hours, 24)
+    if days >= 365:
+        return f"{days / 365.25:.1f}y"
+    if days >= 10:
+        return f"{days}d"
     return f"{days}d{hours}h" if hours else f"{days}d"
 
 

@@ -356,7 +356,7 @@ class FilesSource:
                 log.error("Cannot list candle folder %s: %s", self.folder, error)
                 for symbol in symbols:
                     reason = f"cannot list {self.folder}: {error}"
-                    result.failures[symbol] = str(SourceError(symbol, reason))
+                    result.failures[symbol] = reason
                 return result
             self._forget_missing(files_by_symbol)
 
@@ -366,7 +366,7 @@ class FilesSource:
                 try:
                     entry, base_minutes = self._load_series(symbol, files_by_symbol, target_minutes)
                 except SourceError as error:
-                    result.failures[symbol] = str(error)
+                    result.failures[symbol] = error.reason
                     continue
                 series[symbol] = entry
                 if base_minutes is not None:

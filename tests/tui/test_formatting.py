@@ -78,3 +78,12 @@ def test_spike_values_format():
     assert format_ratio(None) == "—"
     assert format_rsi(75.68) == "75.7"
     assert format_rsi(float("nan")) == "—"
+
+
+def test_long_candle_ages_stay_short():
+    from datetime import timedelta
+
+    from tui.formatting import format_candle_age
+
+    assert format_candle_age(timedelta(days=12, hours=5)) == "12d old"
+    assert format_candle_age(timedelta(days=3230, hours=16)) == "8.8y old"

@@ -67,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--at",
+        dest="replay_at",
         metavar="TIME",
         help="replay: open the dashboard as if it were TIME (ISO 8601), for a folder of past candles",
     )
@@ -332,7 +333,7 @@ def command_config(loaded: LoadedSettings, out: io.TextIOBase) -> int:
 def command_headless(loaded: LoadedSettings) -> int:
     from core.runtime import build_runtime
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)
     runtime = build_runtime(loaded.settings)
 
     async def serve() -> None:
@@ -357,7 +358,14 @@ def run_command(invocation: Invocation, out: io.TextIOBase | None = None) -> int
     from core.store import StoreError
 
     out = out or sys.stdout
+    # Failures reach the user as messages of their own; the log would only repeat them.
+    logging.basicConfig(level=logging.ERROR, format="volscope: %(message)s")
     try:
+        if getattr(invocation.arguments, "replay_at", None):
+            raise UsageError(
+                f"--at before a command replays the dashboard and does not apply to {invocation.command!r}; "
+                "for a scan, put --at after 'scan'"
+            )
         loaded = settings_from(invocation.arguments)
         if invocation.command == "scan":
             return command_scan(loaded, invocation.arguments, out)

@@ -247,7 +247,7 @@ def build_runtime(
         display_timezone=settings.display_timezone,
         policy=job_policy(settings),
     )
-    store = Store(settings.store_path) if with_store else None
+    store = Store(settings.resolved_store_path(replay=replay_from is not None)) if with_store else None
     if store is not None:
         service.subscribe(StoreRecorder(store, clock))
     return Runtime(settings, registry, source, pipeline, service, clock, store, replay=replay_from is not None)

@@ -7,6 +7,7 @@ Precedence, lowest first: built-in defaults, the TOML file (`--config PATH`, els
 
 from __future__ import annotations
 
+import hashlib
 import json
 import tomllib
 from contextvars import ContextVar
@@ -45,8 +46,8 @@ def default_config_path() -> Path:
     return Path(platformdirs.user_config_dir(APP_NAME)) / "volscope.toml"
 
 
-def default_store_path() -> Path:
-    return Path(platformdirs.user_data_dir(APP_NAME)) / "volscope.sqlite"
+def data_dir() -> Path:
+    return Path(platformdirs.user_data_dir(APP_NAME))
 
 
 def _split_list(value: Any) -> Any:
@@ -169,7 +170,8 @@ class Settings(BaseSettings):
     jobs: JobSettings = Field(default_factory=JobSettings)
     settle_delay: float = Field(10.0, ge=0, le=3600)
     """Seconds a run waits after its candle closed, so the exchange has the final candle."""
-    store_path: Path = Field(default_factory=default_store_path)
+    store_path: Path | None = None
+    """SQLite file for runs, spikes and job state; unset keeps one file per source in the user data dir."""
     catch_up_on_start: bool = True
     """Run a timeframe once on start when its scheduled run was missed while volscope was closed."""
     bell_on_high: bool = False
@@ -238,6 +240,24 @@ class Settings(BaseSettings):
             except TimeframeDefinitionError as error:
                 raise ValueError(str(error)) from None
         return TimeframeRegistry(ordered)
+
+    def resolved_store_path(self, replay: bool = False) -> Path:
+        """Return the store file: store_path when set, else one file per source.
+
+        Runs of the demo market, of each candle folder and of a replay never share a file,
+        so one's spikes and history never show up beside another's.
+        """
+        if self.store_path is not None:
+            return self.store_path
+        if self.source.kind == "files" and self.source.data is not None:
+            folder = self.source.data.expanduser().resolve()
+            digest = hashlib.sha1(str(folder).encode("utf-8")).hexdigest()[:8]
+            name = f"files-{folder.name}-{digest}"
+        else:
+            name = f"demo-seed{self.source.seed}"
+        if replay:
+            name += "-replay"
+        return data_dir() / f"{name}.sqlite"
 
     def detection_params(self, timeframe_key: str) -> DetectionParams:
         override = next((entry.method for entry in self.timeframes if entry.key == timeframe_key), None)
@@ -363,6 +383,8 @@ def describe_settings(loaded: LoadedSettings) -> list[tuple[str, str, str]]:
     """Return (field, value, origin) rows for `volscope config`, secrets masked."""
     rows = []
     dumped = loaded.settings.model_dump(mode="json")
+    if dumped["store_path"] is None:
+        dumped["store_path"] = str(loaded.settings.resolved_store_path())
     for field, value in _flatten(dumped).items():
         if isinstance(value, list):
             value = json.dumps(value, ensure_ascii=False)

@@ -154,3 +154,23 @@ def test_default_config_file_read(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CONFIG_HOME", str(config_home))
     loaded = load_settings(env_file=None)
     assert loaded.settings.display_timezone == "UTC"
+
+
+def test_store_per_source(tmp_path):
+    config = write(tmp_path / "v.toml", "")
+    demo = load_settings(config_path=config, env_file=None).settings
+    files_a = load_settings({"source": {"kind": "files", "data": str(tmp_path / "a")}}, config_path=config, env_file=None).settings
+    files_b = load_settings({"source": {"kind": "files", "data": str(tmp_path / "b")}}, config_path=config, env_file=None).settings
+    chosen = load_settings({"store_path": str(tmp_path / "mine.sqlite")}, config_path=config, env_file=None).settings
+
+    paths = {
+        demo.resolved_store_path(),
+        demo.resolved_store_path(replay=True),
+        files_a.resolved_store_path(),
+        files_a.resolved_store_path(replay=True),
+        files_b.resolved_store_path(),
+    }
+    assert len(paths) == 5
+    assert demo.resolved_store_path().name == "demo-seed7.sqlite"
+    assert files_a.resolved_store_path().name.startswith("files-a-")
+    assert chosen.resolved_store_path(replay=True) == tmp_path / "mine.sqlite"

@@ -325,10 +325,11 @@ def test_history_equals_last_on_long_panel(params, monkeypatch):
         cut = slice(0, column + 1)
         last = panel.evaluate_panel(volume[:, cut], close[:, cut], open_[:, cut], params)
         for name, values in vars(last).items():
-            assert_same_bits(getattr(history, name)[:, column], values, f"{name} at column {column}")
+            context = f"{name} at column {column}"
+            assert_same_bits(getattr(history, name)[:, column], values, context)
 
 
-def test_history_on_long_panel_settles_rsi():
+def test_long_panel_reaches_every_status():
     """The long panel reaches every status and a settled RSI, so the test above compares
     real values and not only NaN."""
     volume, close, open_ = long_panel(7, 733, seed=11)
@@ -336,6 +337,7 @@ def test_history_on_long_panel_settles_rsi():
     history = panel.evaluate_panel_history(volume, close, open_, DetectionParams())
 
     statuses = set(np.unique(history.status).tolist())
-    assert statuses == {panel.STATUS_OK, panel.STATUS_WARMING_UP, panel.STATUS_MISSING, panel.STATUS_FLAT}
+    every_status = {panel.STATUS_OK, panel.STATUS_WARMING_UP, panel.STATUS_MISSING, panel.STATUS_FLAT}
+    assert statuses == every_status
     assert history.rsi_settled.sum() > 1000
     assert (history.level != panel.NO_LEVEL).any()

@@ -262,10 +262,10 @@ _RECURRENCE_BLOCK = 64
 def _wilder_inputs(close: np.ndarray, period: int) -> np.ndarray:
     """Return the recurrence input u, one lane per row: shape (2 × symbols, whole blocks).
 
-    Lane i < symbols holds the gains of packed row i and lane symbols + i its losses. u[t]
-    is 0 before `period`, the seed (simple mean of the first `period` moves) at `period`,
-    and move / period after it; NaN after a row's end and 0 in the padding columns. The
-    caller ensures width > period.
+    Lane i < symbols contains the gains of packed row i and lane symbols + i its losses.
+    u[t] is 0 before `period`, the seed (simple mean of the first `period` moves) at
+    `period`, and move / period after it; NaN after a row's end and 0 in the padding
+    columns. The caller ensures width > period.
     """
     symbols, width = close.shape
     size = _RECURRENCE_BLOCK
@@ -352,7 +352,8 @@ def _all_rsi(close: np.ndarray, period: int, out: np.ndarray) -> None:
     # head of a last partial block.
     size = _RECURRENCE_BLOCK
     whole = width // size
-    out[:, : whole * size].reshape(symbols, whole, size)[...] = rsi[:, :, :whole].transpose(1, 2, 0)
+    whole_blocks = out[:, : whole * size].reshape(symbols, whole, size)
+    whole_blocks[...] = rsi[:, :, :whole].transpose(1, 2, 0)
     out[:, whole * size :] = rsi[: width - whole * size, :, whole].T
     out[:, :period] = np.nan
 
@@ -511,6 +512,7 @@ def _finish_sigma(volume, rows, positions, length, sums, squares_sums, mean=None
     variance = sums * mean
     np.subtract(squares_sums, variance, out=variance)
     variance /= length - 1
+
     mean_square = squares_sums / length
     # x² loses precision below the smallest normal double (about 2e-308) and overflows
     # above about 1e308, so windows of tiny or huge volumes go two-pass as well. NaN
@@ -520,6 +522,7 @@ def _finish_sigma(volume, rows, positions, length, sums, squares_sums, mean=None
     imprecise |= mean_square == np.inf
     std = np.maximum(variance, 0.0, out=std)
     np.sqrt(std, out=std)
+
     if imprecise.any():
         chosen_rows, chosen_positions = rows[imprecise], positions[imprecise]
         exact = np.empty(len(chosen_rows))
@@ -644,7 +647,7 @@ def _judge(
 
 
 def _empty_result(shape, **fields) -> PanelResult:
-    """A PanelResult with the given fields and uninitialised arrays of `shape` for the rest."""
+    """Build a PanelResult from `fields`, with uninitialised arrays of `shape` for the rest."""
     for name, dtype in _RESULT_DTYPES.items():
         if name not in fields:
             fields[name] = np.empty(shape, dtype=dtype)

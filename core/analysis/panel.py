@@ -259,17 +259,23 @@ def _pack_left(present: np.ndarray, volume, close, open_) -> _Packed:
 _RECURRENCE_BLOCK = 64
 
 
-def _wilder_inputs(close: np.ndarray, period: int) -> np.ndarray:
+def _wilder_inputs(close: np.ndarray, period: int, time_major: bool = False) -> np.ndarray:
     """Return the recurrence input u, one lane per row: shape (2 × symbols, whole blocks).
 
     Lane i < symbols contains the gains of packed row i and lane symbols + i its losses.
     u[t] is 0 before `period`, the seed (simple mean of the first `period` moves) at
     `period`, and move / period after it; NaN after a row's end and 0 in the padding
-    columns. The caller ensures width > period.
+    columns. The caller ensures width > period. With `time_major` the result is a
+    transposed view of time-major memory, where each step of `_block_recurrence` reads
+    contiguous lanes; the values are the same.
     """
     symbols, width = close.shape
     size = _RECURRENCE_BLOCK
-    inputs = np.empty((2 * symbols, -(-width // size) * size))
+    padded_width = -(-width // size) * size
+    if time_major:
+        inputs = np.empty((padded_width, 2 * symbols)).T
+    else:
+        inputs = np.empty((2 * symbols, padded_width))
     inputs[:, width:] = 0.0
 
     # np.maximum keeps NaN, so the steps after a row's end stay NaN.
@@ -374,7 +380,9 @@ def _wilder_last(
         return empty, empty
 
     decay = (period - 1) / period
-    inputs = _wilder_inputs(close, period)
+    # Time-major, because an offset-major copy of a whole panel costs more than the
+    # recurrence it speeds up.
+    inputs = _wilder_inputs(close, period, time_major=True)
     carry = _block_recurrence(_blocks_by_offset(inputs), decay)
 
     blocks, offsets = np.divmod(positions, _RECURRENCE_BLOCK)

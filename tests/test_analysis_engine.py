@@ -95,6 +95,22 @@ def test_flat_baseline_has_no_level():
     assert "flat" in record.note
 
 
+@pytest.mark.parametrize("value", [0.1, 7.3, 5462.260933938573])
+def test_equal_volumes_flat_without_floor(value):
+    # The mean of 25 equal volumes rounds an ulp away from them, which must not leave a
+    # σ of an ulp that turns the next candle into a spike when there is no σ floor.
+    params = DetectionParams(min_relative_std=0.0)
+    frame = candles([value] * 25 + [value * 1.001])
+
+    record = judge(frame, params)
+    [history_record] = scan_history({"TEST": frame}, FIVE_MINUTES, params)[-1:]
+
+    assert record.baseline_std == 0.0
+    assert record.status is Status.FLAT
+    assert record.level is None
+    assert history_record == record
+
+
 def test_nearly_flat_baseline_below_floor():
     # σ ≈ 0.0204 is below 0.001 × mean ≈ 0.1.
     record = judge(candles([100.0] * 24 + [100.1] + [130.0]))

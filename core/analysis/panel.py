@@ -544,6 +544,9 @@ def _finish_sigma(volume, rows, positions, length, sums, squares_sums, mean=None
             deviations = np.ldexp(deviations, -exponent[:, None])
             squares = deviations * deviations
             scaled = np.sqrt(_window_sums(squares, chosen_positions[part]) / (length - 1))
+            # Equal volumes have σ = 0 exactly, although their rounded mean can be an ulp
+            # off them: 25 × 0.1 summed and divided by 25 is not 0.1.
+            scaled[windows.min(axis=1) == windows.max(axis=1)] = 0.0
             exact[part] = np.ldexp(scaled, exponent)
         std[imprecise] = exact
     return mean, std

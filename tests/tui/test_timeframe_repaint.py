@@ -68,3 +68,24 @@ async def test_cursor_over_repainted_rows(tmp_path):
         await pilot.pause()
         assert "58:20" in drawn_row(table, "1 Hour")
         assert "03:20" in drawn_row(table, "5 Minutes")
+
+
+async def test_resizes_leave_no_stale_renders(tmp_path):
+    """Each resize starts a new update count in the table, and one within a width class
+    restyles nothing, so Textual keeps the renders of the earlier counts. A tick afterwards
+    drops them."""
+    app = make_app(tmp_path, at=ONE_MINUTE_PAST)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until_started(pilot)
+        table = app.timeframe_table
+        for second in range(1, 7):
+            await pilot.resize_terminal(130 if second % 2 else 140, 40)
+            await pilot.pause()
+            clock_of(app).advance(1)
+            assert await wait_for(pilot, lambda: table.cell_text("5m", "countdown") == f"03:{60 - second:02d}", timeout=3)
+            await pilot.pause()
+
+        # One update count's worth: header and job rows, each cell with and without the row cursor.
+        one_generation = (table.row_count + 1) * len(table.columns) * 2
+        assert len(table._cell_render_cache) <= one_generation
+        assert "03:54" in drawn_row(table, "5 Minutes")

@@ -116,6 +116,8 @@ class TimeframeTable(DataTable):
         self._rows: dict[str, _TimeframeRow] = {}
         self._now: datetime | None = None
         self.show_cron = False
+        self._cached_update_count = -1
+        """DataTable's update count when _replace_cell last dropped stale cached renders."""
 
     def on_mount(self) -> None:
         for key, label, width in _COLUMNS:
@@ -212,6 +214,13 @@ class TimeframeTable(DataTable):
         # fails if a repainted cell or its row is drawn stale after an upgrade.
         self._data[row_key][column_key] = cell
 
+        if self._update_count != self._cached_update_count:
+            # Renders keyed on an earlier update count are never hit again but stay until the
+            # LRU limit (10,000 cells); dropping them keeps the scans below short.
+            self._cell_render_cache.clear()
+            self._row_render_cache.clear()
+            self._line_cache.clear()
+            self._cached_update_count = self._update_count
         for cache_key in [k for k in self._cell_render_cache.keys() if k[0] == row_key and k[1] == column_key]:
             self._cell_render_cache.discard(cache_key)
         for cache_key in [k for k in self._row_render_cache.keys() if k[0] == row_key]:

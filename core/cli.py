@@ -25,6 +25,9 @@ from core.settings import LoadedSettings, SettingsError, describe_settings, load
 from core.timeframes import InvalidTimeframe
 
 EXIT_USAGE = 2
+# The demo market has candles back to 1970, so its history scan needs a limit; files end by themselves.
+DEMO_HISTORY_CANDLES = 5_000
+MAX_HISTORY_CANDLES = 1_000_000
 
 
 class UsageError(Exception):
@@ -82,6 +85,12 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--at", metavar="TIME", help="fire time in ISO 8601, such as 2018-01-24T15:00:00Z (default: now; no zone means UTC)")
     scan.add_argument("--format", choices=["table", "json", "csv"], default="table", help="output format (default: table)")
     scan.add_argument("--history", action="store_true", help="evaluate every closed candle in the data, not only the last")
+    scan.add_argument(
+        "--candles",
+        type=int,
+        metavar="N",
+        help=f"with --history: how many closed candles back to scan per symbol (default: all in a folder, {DEMO_HISTORY_CANDLES} on the demo)",
+    )
 
     commands.add_parser("timeframes", parents=[common], help="list the timeframe registry")
     commands.add_parser("config", parents=[common], help="print the effective settings and where each came from")
@@ -206,12 +215,11 @@ async def _scan_last(runtime: Any, timeframe: Any, fired_at: datetime) -> Any:
     return await runtime.pipeline.run(timeframe, fired_at, manual=True)
 
 
-async def _scan_history(runtime: Any, timeframe: Any, fired_at: datetime) -> tuple[list[Any], dict[str, str]]:
+async def _scan_history(runtime: Any, timeframe: Any, fired_at: datetime, count: int) -> tuple[list[Any], dict[str, str]]:
     from core.analysis.engine import scan_history
 
     symbols = await runtime.pipeline.symbols()
-    # Request everything the source has before the fire time; files sources cap themselves.
-    fetched = await runtime.source.fetch(symbols, timeframe, 10_000_000, until=fired_at)
+    fetched = await runtime.source.fetch(symbols, timeframe, count, until=fired_at)
     params = runtime.settings.detection_params(timeframe.key)
     records = scan_history(fetched.candles, timeframe, params)
     return records, dict(fetched.failures)
@@ -228,9 +236,15 @@ def command_scan(loaded: LoadedSettings, arguments: argparse.Namespace, out: io.
     zone = ZoneInfo(settings.display_timezone)
 
     if arguments.history:
-        records, failures = asyncio.run(_scan_history(runtime, timeframe, fired_at))
+        count = arguments.candles
+        if count is None:
+            count = DEMO_HISTORY_CANDLES if runtime.source.is_demo else MAX_HISTORY_CANDLES
+        if not 1 <= count <= MAX_HISTORY_CANDLES:
+            raise UsageError(f"Invalid --candles value {count}: use a number from 1 to {MAX_HISTORY_CANDLES}")
+        records, failures = asyncio.run(_scan_history(runtime, timeframe, fired_at, count))
         if not records and failures:
-            raise UsageError("no symbol could be read: " + "; ".join(f"{s}: {r}" for s, r in failures.items()))
+            reasons = "; ".join(f"{symbol}: {reason}" for symbol, reason in failures.items())
+            raise UsageError(f"no symbol could be read: {reasons}")
         _print_history(records, failures, timeframe, arguments.format, zone, out)
         _warn_failures(failures)
         return 0

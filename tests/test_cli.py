@@ -92,6 +92,7 @@ def test_scan_demo_json(capsys):
         (["scan", "-t", "1h", "--at", "noon"], "volscope: Invalid --at value 'noon': use ISO 8601, such as 2018-01-24T15:00:00Z"),
         (["--display-timezone", "Mars/Base", "timeframes"], "volscope: Invalid setting display_timezone = 'Mars/Base' (from command line)"),
         (["scan", "-t", "1h", "--source", "files"], "volscope: source.kind is 'files' but source.data is not set"),
+        (["scan", "-t", "1h", "--history", "--candles", "0"], "volscope: Invalid --candles value 0: use a number from 1 to 1000000"),
         (["--at", "nonsense", "timeframes"], "volscope: --at before a command replays the dashboard and does not apply to 'timeframes'"),
     ],
 )

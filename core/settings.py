@@ -77,7 +77,7 @@ class _Section(BaseModel):
 
 class SourceSettings(_Section):
     kind: Literal["demo", "files"] = "demo"
-    """Where candles come from: the offline demo market, or a folder of candle files."""
+    """Candle source: the offline demo market, or a folder of candle files."""
     data: Path | None = None
     """Folder of candle files, for kind = "files"."""
     seed: int = 7
@@ -281,7 +281,7 @@ class SettingsError(Exception):
 class LoadedSettings:
     settings: Settings
     origins: dict[str, str]
-    """Where each effective value came from, by dotted field name."""
+    """Origin of each effective value, by dotted field name."""
     config_path: Path
 
 

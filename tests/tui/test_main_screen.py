@@ -161,6 +161,18 @@ async def test_failed_run_notifies_escaped_reason(tmp_path):
         assert app.spike_table.row_count == 0
 
 
+async def test_partly_failed_run_shows_partial(tmp_path):
+    app = make_app(tmp_path, symbols=["BTC/USDT", "NOPE/USDT"])
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until_started(pilot)
+        await pilot.press("r")
+        partial = await wait_for(pilot, lambda: app.timeframe_table.cell_text("5m", "last") == "03:30 partial")
+        assert partial, "the 5m run with one unknown symbol did not show as partial"
+    (run,) = Store(tmp_path / "volscope.sqlite").runs("5m")
+    assert run.status == "ok"
+    assert run.symbols_failed == 1
+
+
 async def test_quit_during_run_exits_promptly(tmp_path):
     app = make_app(tmp_path)
     async with app.run_test(size=SIZE) as pilot:

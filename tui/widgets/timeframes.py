@@ -33,17 +33,27 @@ class LastRun:
     """The outcome of a timeframe's latest fire, as the table shows it."""
 
     status: str
-    """ok, failed, skipped or missed."""
+    """ok, failed, skipped or missed, as stored."""
     scheduled_at: datetime
     """The fire time the outcome belongs to; for a run by hand, when it was asked for."""
     duration: float | None = None
     spikes: int | None = None
     candle_age: timedelta = timedelta(0)
     """How long before the fire time the evaluated candle closed."""
+    symbols_failed: int = 0
+    """Symbols an ok run could not read; the table then says "partial" instead of "ok"."""
+
+    @property
+    def shown_status(self) -> str:
+        if self.status == "ok" and self.symbols_failed:
+            return "partial"
+        return self.status
 
     @classmethod
     def from_result(cls, result: RunResult) -> "LastRun":
-        return cls("ok", result.scheduled_at, result.duration, len(result.spikes), result.candle_age)
+        return cls(
+            "ok", result.scheduled_at, result.duration, len(result.spikes), result.candle_age, len(result.failures)
+        )
 
     @classmethod
     def from_failed(cls, event: RunFailed) -> "LastRun":
@@ -65,7 +75,7 @@ class LastRun:
         if row.evaluated_open is not None:
             candle_age = row.scheduled_at - (row.evaluated_open + interval)
         spikes = row.spikes_found if row.status == "ok" else None
-        return cls(row.status, row.scheduled_at, row.duration, spikes, candle_age)
+        return cls(row.status, row.scheduled_at, row.duration, spikes, candle_age, row.symbols_failed)
 
 
 @dataclass
@@ -269,9 +279,10 @@ class TimeframeTable(DataTable):
                 "spikes": Text(""),
                 "candle": Text(""),
             }
-        status_style = self._style(last_run.status)
+        # A partly failed run is coloured like a skipped one: it needs a look, but it ran.
+        status_style = self._style("skipped" if last_run.shown_status == "partial" else last_run.status)
         last = Text(format_time_of_day(last_run.scheduled_at, self.display_zone) + " ")
-        last.append(last_run.status, style=status_style)
+        last.append(last_run.shown_status, style=status_style)
         took = format_duration(last_run.duration) if last_run.duration is not None else ""
         spikes = "" if last_run.spikes is None else str(last_run.spikes)
         return {

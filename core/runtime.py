@@ -193,7 +193,9 @@ class Runtime:
             last_stored = self.store.last_scheduled_at(info.key)
             if last_stored is None:
                 continue
-            due = latest_fire(timeframe.trigger(self.settings.schedule_timezone), now, timedelta(days=400))
+            # Look back only to the last stored run: walking a 5m cron over a long window
+            # costs seconds, and this runs before the first frame.
+            due = latest_fire(timeframe.trigger(self.settings.schedule_timezone), now, now - last_stored)
             # A fire still inside the grace time is APScheduler's to run, not a missed one.
             grace = timedelta(seconds=self.settings.jobs.misfire_grace_time)
             if due is None or due <= last_stored or now - due <= grace:

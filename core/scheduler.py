@@ -97,7 +97,21 @@ def job_id(key: str) -> str:
 
 
 def latest_fire(trigger: CronTrigger, now: datetime, horizon: timedelta) -> datetime | None:
-    """Return the trigger's latest fire time at or before `now`, looking back at most `horizon`."""
+    """Return the trigger's latest fire time at or before `now`, looking back at most `horizon`.
+
+    A cron can only be walked forwards, so the look-back starts short and grows: a 5m cron
+    over a month would otherwise take thousands of steps.
+    """
+    window = timedelta(hours=1)
+    while window < horizon:
+        latest = _latest_fire_in(trigger, now, window)
+        if latest is not None:
+            return latest
+        window *= 4
+    return _latest_fire_in(trigger, now, horizon)
+
+
+def _latest_fire_in(trigger: CronTrigger, now: datetime, horizon: timedelta) -> datetime | None:
     previous = None
     moment = now - horizon
     latest = None

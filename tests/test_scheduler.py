@@ -277,3 +277,12 @@ async def test_fire_due_coalesces_on_volscope_clock():
     assert service.info("1h").next_run_at == datetime(2018, 1, 24, 18, tzinfo=UTC)
     assert service.fire_due() == []
     await service.shutdown()
+
+
+def test_latest_fire_over_long_lookback():
+    five_minutes = DEFAULT_TIMEFRAMES[0].trigger("UTC")
+    daily = DEFAULT_TIMEFRAMES[3].trigger("UTC")
+    now = datetime(2026, 3, 15, 10, 7, 30, tzinfo=UTC)
+    assert latest_fire(five_minutes, now, timedelta(days=400)) == datetime(2026, 3, 15, 10, 5, tzinfo=UTC)
+    assert latest_fire(daily, now, timedelta(days=400)) == datetime(2026, 3, 15, tzinfo=UTC)
+    assert latest_fire(daily, now, timedelta(hours=10)) is None

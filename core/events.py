@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class RunResult:
-    """What one run of one timeframe found."""
+    """Outcome of one run of one timeframe."""
 
     timeframe: str
     scheduled_at: datetime

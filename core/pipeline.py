@@ -1,7 +1,7 @@
 """One run of one timeframe: fetch the closed candles, evaluate the newest, return the result.
 
 The scheduler service, `volscope scan` and a run started by hand all go through `RunPipeline.run`,
-so they give the same answer for the same fire time.
+so they return the same records for the same fire time.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from core.timeframes import Timeframe
 
 
 class RunError(Exception):
-    """A run that produced nothing usable; the message says why."""
+    """A run that produced nothing usable; the message gives the reason."""
 
 
 class RunPipeline:

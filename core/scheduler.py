@@ -281,7 +281,7 @@ class SchedulerService:
         """Run the timeframe once now without moving its schedule; JobError while a run is going.
 
         Without `scheduled_at` this is a run by hand that evaluates the newest closed candle.
-        With it, the run stands in for that missed fire and is recorded as scheduled.
+        With it, the run replaces that missed fire and is recorded as scheduled.
         """
         self.registry.get(key)
         self._require_scheduler()

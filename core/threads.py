@@ -30,7 +30,7 @@ async def run_in_thread(function: Callable[..., T], *args: Any, **kwargs: Any) -
         try:
             loop.call_soon_threadsafe(deliver, outcome, error)
         except RuntimeError:
-            pass  # the loop closed while the work ran: nobody is waiting for it any more
+            pass  # the loop closed while the work ran, so no task awaits the result
 
     def work() -> None:
         try:

@@ -17,7 +17,7 @@ POLICY = JobPolicy(settle_delay=0)
 
 
 class Runs:
-    """A run function that records its calls and can be told to fail or to block."""
+    """A run function that records its calls and can be set to fail or to block."""
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, datetime, bool]] = []

@@ -39,7 +39,7 @@ class Method(str, Enum):
 
 @dataclass(frozen=True)
 class DetectionParams:
-    """How a timeframe's candles are judged. Thresholds are in σ for sigma and robust, ratios for rvol."""
+    """Detection method and thresholds of a timeframe: σ for sigma and robust, ratios for rvol."""
 
     method: Method = Method.SIGMA
     lookback: int = 25

@@ -29,12 +29,12 @@ class SourceConfigError(ValueError):
 
 @dataclass(frozen=True)
 class DataQuality:
-    """What was wrong with one symbol's candles and was repaired or left out."""
+    """Data-quality report of one symbol's candles: what was repaired or left out."""
 
     missing_candles: int = 0
     """Grid slots with no candle between the first and the last candle returned."""
     longest_gap: int = 0
-    """The longest run of consecutive missing candles."""
+    """Maximum number of consecutive missing candles."""
     dropped_rows: int = 0
     """Rows dropped for NaN, negative or non-numeric prices or volume."""
 
